@@ -1,0 +1,59 @@
+"""``vvt bench TARGET``: speed and memory benchmarks that write JSON.
+
+Each target is a module with ``add_arguments(parser)`` and ``run(args) -> dict``; the result is
+written to ``--out`` (atomically) and printed. Ratios are always against a baseline measured in the
+same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import platform
+import time
+from pathlib import Path
+
+# target -> (module, one-line description)
+BENCHES: dict[str, tuple[str, str]] = {
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="target", metavar="TARGET", required=True)
+    for name, (module, help_text) in BENCHES.items():
+        p = sub.add_parser(name, help=help_text, description=help_text,
+                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        p.set_defaults(_bench_module=module)
+        importlib.import_module(module).add_arguments(p)
+        if not any(a.dest == "out" for a in p._actions):
+            p.add_argument("--out", type=Path, default=Path(f"bench-{name}.json"), help="JSON file to write")
+
+
+def environment() -> dict:
+    """Where a benchmark ran: recorded in every JSON so numbers are never compared across machines blindly."""
+    import torch
+
+    env = {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "torch": torch.__version__,
+        "cpu_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.is_available(),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    if torch.cuda.is_available():
+        env["gpu"] = torch.cuda.get_device_name(0)
+    return env
+
+
+def run(args: argparse.Namespace) -> int:
+    from vvt.io import atomic_write_text
+
+    result = importlib.import_module(args._bench_module).run(args)
+    result = {"benchmark": args.target, "environment": environment(), **result}
+    text = json.dumps(result, indent=2, sort_keys=False)
+    atomic_write_text(args.out, text + "\n")
+    print(text)
+    print(f"wrote {args.out}")
+    return 0
