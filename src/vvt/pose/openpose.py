@@ -1,0 +1,167 @@
+"""OpenPose BODY_25 keypoints (+ hands + face), their JSON file, and OpenPose-style skeleton images.
+
+Keypoints of a clip are arrays of ``(x, y, confidence)`` in pixels, confidence 0 meaning "not detected":
+body ``(N, 25, 3)`` in BODY_25 order, hands ``(N, 21, 3)`` each, face ``(N, 70, 3)``; 25 + 42 + 70 = 137
+points, the representation FashionMirror Sec. 3.2 (Eq. 3) draws as 3-channel skeleton images.
+
+File format (``keypoints/<video>.json``)::
+
+    {"format": "openpose-body25", "width": W, "height": H,
+     "frames": [{"pose_keypoints_2d": [x, y, c, ...] (75), "hand_left_keypoints_2d": (63),
+                 "hand_right_keypoints_2d": (63), "face_keypoints_2d": (210)}, ...]}
+
+Each frame entry uses OpenPose's own per-person key names, so a person entry written by OpenPose
+(``{"people": [entry, ...]}``) reads the same way (the first person is taken).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vvt.errors import InputFileError
+
+BODY25_NAMES = (
+    "Nose", "Neck", "RShoulder", "RElbow", "RWrist", "LShoulder", "LElbow", "LWrist", "MidHip",
+    "RHip", "RKnee", "RAnkle", "LHip", "LKnee", "LAnkle", "REye", "LEye", "REar", "LEar",
+    "LBigToe", "LSmallToe", "LHeel", "RBigToe", "RSmallToe", "RHeel",
+)
+BODY25 = {name: i for i, name in enumerate(BODY25_NAMES)}
+
+#: limb pairs in OpenPose's BODY_25 render order
+BODY25_LIMBS = (
+    (1, 8), (1, 2), (1, 5), (2, 3), (3, 4), (5, 6), (6, 7), (8, 9), (9, 10), (10, 11), (8, 12),
+    (12, 13), (13, 14), (1, 0), (0, 15), (15, 17), (0, 16), (16, 18), (14, 19), (19, 20), (14, 21),
+    (11, 22), (22, 23), (11, 24),
+)
+#: per-joint RGB colours of OpenPose's BODY_25 renderer; a limb takes the colour of its second joint
+BODY25_COLORS = (
+    (255, 0, 85), (255, 0, 0), (255, 85, 0), (255, 170, 0), (255, 255, 0), (170, 255, 0), (85, 255, 0),
+    (0, 255, 0), (255, 0, 0), (0, 255, 85), (0, 255, 170), (0, 255, 255), (0, 170, 255), (0, 85, 255),
+    (0, 0, 255), (255, 0, 170), (170, 0, 255), (255, 0, 255), (85, 0, 255), (0, 0, 255), (0, 0, 255),
+    (0, 0, 255), (0, 255, 255), (0, 255, 255), (0, 255, 255),
+)
+#: hand limbs (21 points: wrist, then 4 per finger from thumb to little finger)
+HAND_LIMBS = tuple((0 if j % 4 == 0 else j, j + 1) for j in range(20))
+HAND_COLORS = tuple(
+    tuple(int(c) for c in cv2.cvtColor(np.uint8([[[int(180 * f / 5), 255, 255]]]), cv2.COLOR_HSV2RGB)[0, 0])
+    for f in range(5)
+)
+NUM_BODY, NUM_HAND, NUM_FACE = 25, 21, 70
+
+
+@dataclass
+class Keypoints:
+    """Keypoints of a clip; each array is ``(N, K, 3)`` of ``(x, y, confidence)`` in pixels."""
+
+    body: np.ndarray
+    hand_left: np.ndarray
+    hand_right: np.ndarray
+    face: np.ndarray
+    width: int
+    height: int
+
+    @classmethod
+    def empty(cls, num_frames: int, width: int, height: int) -> Keypoints:
+        z = lambda k: np.zeros((num_frames, k, 3), dtype=np.float32)  # noqa: E731
+        return cls(z(NUM_BODY), z(NUM_HAND), z(NUM_HAND), z(NUM_FACE), width, height)
+
+    def __len__(self) -> int:
+        return len(self.body)
+
+    def __getitem__(self, idx) -> Keypoints:
+        idx = np.atleast_1d(np.arange(len(self))[idx])
+        return Keypoints(self.body[idx], self.hand_left[idx], self.hand_right[idx], self.face[idx],
+                         self.width, self.height)
+
+    def all_points(self) -> np.ndarray:
+        """``(N, 137, 3)``: body, left hand, right hand, face."""
+        return np.concatenate([self.body, self.hand_left, self.hand_right, self.face], axis=1)
+
+
+_KEYS = (("body", "pose_keypoints_2d", NUM_BODY), ("hand_left", "hand_left_keypoints_2d", NUM_HAND),
+         ("hand_right", "hand_right_keypoints_2d", NUM_HAND), ("face", "face_keypoints_2d", NUM_FACE))
+
+
+def save_keypoints(path: str | Path, kp: Keypoints) -> Path:
+    """Write keypoints in the JSON format of the module docstring (atomically)."""
+    from vvt.io.atomic import atomic_write_text
+
+    frames = []
+    for t in range(len(kp)):
+        frames.append({key: np.round(getattr(kp, attr)[t], 3).reshape(-1).tolist() for attr, key, _ in _KEYS})
+    doc = {"format": "openpose-body25", "width": int(kp.width), "height": int(kp.height), "frames": frames}
+    return atomic_write_text(path, json.dumps(doc))
+
+
+def load_keypoints(path: str | Path) -> Keypoints:
+    """Read keypoints written by :func:`save_keypoints` (or per-frame OpenPose ``people`` entries)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(path, "keypoints file not found")
+    try:
+        doc = json.loads(path.read_text())
+        frames = doc["frames"]
+        kp = Keypoints.empty(len(frames), int(doc["width"]), int(doc["height"]))
+        for t, entry in enumerate(frames):
+            if "people" in entry:
+                if not entry["people"]:
+                    continue
+                entry = entry["people"][0]
+            for attr, key, k in _KEYS:
+                values = entry.get(key) or []
+                if values:
+                    getattr(kp, attr)[t] = np.asarray(values, dtype=np.float32).reshape(k, 3)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputFileError(path, f"not a vvt/OpenPose keypoints file ({exc})") from None
+    return kp
+
+
+def _draw_limbs(canvas, pts, limbs, colors, thickness, min_conf):
+    for li, (a, b) in enumerate(limbs):
+        if pts[a, 2] > min_conf and pts[b, 2] > min_conf:
+            color = colors[b] if len(colors) == len(pts) else colors[li // 4 % len(colors)]
+            cv2.line(canvas, (int(round(pts[a, 0])), int(round(pts[a, 1]))),
+                     (int(round(pts[b, 0])), int(round(pts[b, 1]))), tuple(int(c) for c in color),
+                     thickness, lineType=cv2.LINE_AA)
+
+
+def render_skeleton(kp: Keypoints, t: int, height: int | None = None, width: int | None = None,
+                    min_conf: float = 0.05) -> np.ndarray:
+    """Frame ``t`` as an OpenPose-style skeleton image ``(H, W, 3)`` uint8 on black.
+
+    Body limbs in BODY_25 colours, hands in per-finger hues, face points as white dots. Keypoints are
+    scaled when ``height``/``width`` differ from the keypoints' own frame size.
+    """
+    h, w = height or kp.height, width or kp.width
+    sx, sy = w / kp.width, h / kp.height
+    canvas = np.zeros((h, w, 3), dtype=np.uint8)
+    scale = max(1, round(min(h, w) / 128))
+
+    def scaled(a):
+        a = a[t].copy()
+        a[:, 0] *= sx
+        a[:, 1] *= sy
+        return a
+
+    body = scaled(kp.body)
+    _draw_limbs(canvas, body, BODY25_LIMBS, BODY25_COLORS, 2 * scale, min_conf)
+    for j in range(NUM_BODY):
+        if body[j, 2] > min_conf:
+            cv2.circle(canvas, (int(round(body[j, 0])), int(round(body[j, 1]))), 2 * scale,
+                       BODY25_COLORS[j], -1, lineType=cv2.LINE_AA)
+    for hand in (scaled(kp.hand_left), scaled(kp.hand_right)):
+        _draw_limbs(canvas, hand, HAND_LIMBS, HAND_COLORS, scale, min_conf)
+    for p in scaled(kp.face):
+        if p[2] > min_conf:
+            cv2.circle(canvas, (int(round(p[0])), int(round(p[1]))), max(1, scale // 2), (255, 255, 255), -1)
+    return canvas
+
+
+def render_skeleton_video(kp: Keypoints, height: int | None = None, width: int | None = None) -> np.ndarray:
+    """All frames as skeleton images ``(N, H, W, 3)`` uint8."""
+    return np.stack([render_skeleton(kp, t, height, width) for t in range(len(kp))])
