@@ -38,3 +38,13 @@ def decode_iuv(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     u[part == 0] = 0
     v[part == 0] = 0
     return part, u, v
+
+
+DENSEPOSE_FORMATS = ("vvt_iuv",)
+
+
+def to_vvt_iuv(frames: np.ndarray, source_format: str) -> np.ndarray:
+    """Convert DensePose frames ``(..., H, W, 3)`` uint8 in ``source_format`` to the vvt IUV format."""
+    if source_format == "vvt_iuv":
+        return frames
+    raise ValueError(f"unknown DensePose format {source_format!r} (known: {', '.join(DENSEPOSE_FORMATS)})")
