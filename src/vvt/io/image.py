@@ -51,8 +51,8 @@ def write_image(path: str | Path, image: np.ndarray) -> Path:
         arr = arr.astype(np.uint8) * 255
     if arr.dtype != np.uint8:
         raise ValueError(f"write_image expects uint8 or bool, got {arr.dtype}")
-    fmt = {".jpg": "JPEG", ".jpeg": "JPEG"}.get(path.suffix.lower(), None)
+    fmt = Image.registered_extensions().get(path.suffix.lower(), "PNG")
+    options = {"quality": 95} if fmt == "JPEG" else {}
     with atomic_path(path) as tmp:
-        Image.fromarray(arr).save(tmp, format=fmt or Image.registered_extensions().get(path.suffix.lower(), "PNG"),
-                                  **({"quality": 95} if fmt == "JPEG" else {}))
+        Image.fromarray(arr).save(tmp, format=fmt, **options)
     return path

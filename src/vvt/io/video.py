@@ -3,7 +3,8 @@
 Videos are ``(N, H, W, 3)`` uint8 RGB arrays. A *video* may also be a folder of numbered image frames
 (the layout of VVT and of many preprocessing tools); both read the same way. Writers pick the format
 from the path: ``.mp4`` (H.264, yuv420p), ``.gif``, or a path without suffix (a folder of PNG frames).
-Every write is atomic. GIF is for previews only: Pillow merges identical consecutive frames into one.
+Every write is atomic. GIF is for previews only: Pillow merges identical consecutive frames into one,
+and GIF stores frame delays in 1/100 s, so 24 fps reads back as 25 fps.
 
 H.264 in yuv420p needs even frame sizes. ``write_video(..., odd_size="pad")`` (the default) pads the
 last row/column by replication and logs it; ``odd_size="refuse"`` raises :class:`VideoError` instead.
@@ -12,6 +13,7 @@ last row/column by replication and logs it; ``odd_size="refuse"`` raises :class:
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -42,8 +44,13 @@ class VideoInfo:
     width: int
 
 
-def _frame_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+def _natural_key(path: Path) -> list[int | str]:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
+
+
+def frame_files(folder: str | Path) -> list[Path]:
+    """The image frames of a frame folder in natural order (``frame_2.png`` before ``frame_10.png``)."""
+    return sorted((p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key)
 
 
 def _check_exists(path: Path) -> None:
@@ -56,7 +63,7 @@ def video_info(path: str | Path) -> VideoInfo:
     path = Path(path)
     _check_exists(path)
     if path.is_dir():
-        files = _frame_files(path)
+        files = frame_files(path)
         if not files:
             raise VideoError(path, "folder holds no image frames (zero frames)")
         h, w = read_image(files[0]).shape[:2]
@@ -81,7 +88,7 @@ def iter_frames(path: str | Path) -> Iterator[np.ndarray]:
     path = Path(path)
     _check_exists(path)
     if path.is_dir():
-        files = _frame_files(path)
+        files = frame_files(path)
         if not files:
             raise VideoError(path, "folder holds no image frames (zero frames)")
         for f in files:
@@ -160,15 +167,20 @@ def write_video(
     *,
     crf: int = 18,
     odd_size: str = "pad",
+    lossless: bool = False,
 ) -> Path:
     """Write frames ``(N, H, W, 3)`` uint8 atomically: ``.mp4`` (H.264), ``.gif``, or a PNG-frame folder.
 
     Args:
         path: output path; the suffix picks the format, no suffix means a folder of ``00000.png`` frames.
-        frames: ``(N, H, W, 3)`` uint8 array or an iterable of ``(H, W, 3)`` frames (grey ``(H, W)`` is expanded).
+        frames: ``(N, H, W, 3)`` uint8 array or an iterable of ``(H, W, 3)`` frames
+            (grey ``(H, W)`` is expanded).
         fps: frames per second.
         crf: H.264 constant rate factor (0 lossless, 18 visually lossless, 23 x264's default).
         odd_size: ``"pad"`` or ``"refuse"`` odd frame sizes for H.264 (see the module docstring).
+        lossless: for ``.mp4``/``.mov``/``.mkv``: encode RGB losslessly (``libx264rgb``, 4:4:4, qp 0, one
+            encoder thread so the bytes do not depend on the machine); frames read back exactly, any size.
+            Ignores ``crf`` and ``odd_size``. Many players other than ffmpeg/PyAV cannot show such files.
     """
     path = Path(path)
     if odd_size not in ("pad", "refuse"):
@@ -185,13 +197,16 @@ def write_video(
             ims[0].save(tmp, format="GIF", save_all=True, append_images=ims[1:],
                         duration=max(1, round(1000 / fps)), loop=0)
         elif suffix in (".mp4", ".mov", ".mkv", ".m4v"):
-            items = _pad_even(items, path, odd_size)
+            if not lossless:
+                items = _pad_even(items, path, odd_size)
             h, w = items[0].shape[:2]
             with av.open(str(tmp), mode="w", format="mp4" if suffix in (".mp4", ".m4v") else None) as out:
                 rate = Fraction(fps).limit_denominator(1001)
-                stream = out.add_stream("libx264", rate=rate)
-                stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-                stream.options = {"crf": str(crf), "preset": "medium"}
+                stream = out.add_stream("libx264rgb" if lossless else "libx264", rate=rate)
+                stream.width, stream.height = w, h
+                stream.pix_fmt = "rgb24" if lossless else "yuv420p"
+                stream.options = ({"qp": "0", "preset": "medium", "threads": "1"} if lossless
+                                  else {"crf": str(crf), "preset": "medium"})
                 for f in items:
                     for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
                         out.mux(packet)

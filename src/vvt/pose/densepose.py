@@ -8,9 +8,25 @@ RGB image on black (this module's *vvt IUV* format)::
 
 so the background is exactly black (as RealVVT Sec. 3.5 requires for the pose distance of Algorithm 1)
 and ``I = round(R / 10)`` survives video compression. Models take the RGB IUV frames scaled to [-1, 1].
+
+Other formats convert to it with :func:`to_vvt_iuv` (:data:`DENSEPOSE_FORMATS`):
+
+- ``"detectron2_parts"``: what ViViD ships (``densepose/<vid>.mp4``) and what detectron2's
+  ``apply_net.py show ... dp_segm`` draws: the part index only, coloured by OpenCV's VIRIDIS colour map
+  at grey level ``int(I * 255 / 24)`` (detectron2's ``DensePoseResultsFineSegmentationVisualizer``), the
+  background (I = 0) dark purple ``(68, 1, 84)``. Each pixel takes the part of the nearest palette colour
+  (RGB distance), then a 3x3 median filter removes compression speckle at part borders. The chart
+  coordinates are not in these videos; vvt sets ``U = V = 0.5`` (the chart centre, the value nearest on
+  average to the unknown true one) on every body pixel.
+
+Using real DensePose output: run detectron2's DensePose (``apply_net.py dump``) and encode each frame's
+``I, U, V`` arrays with :func:`encode_iuv` (the exact format), or render them with ``show ... dp_segm``
+and declare ``"densepose_format": "detectron2_parts"`` in the dataset's ``layout.json``.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -40,11 +56,45 @@ def decode_iuv(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return part, u, v
 
 
-DENSEPOSE_FORMATS = ("vvt_iuv",)
+DENSEPOSE_FORMATS = ("vvt_iuv", "detectron2_parts")
+UNKNOWN_UV = 0.5
+
+
+def detectron2_palette() -> np.ndarray:
+    """``(25, 3)`` uint8 RGB colour of part index 0..24 in detectron2's DensePose part rendering."""
+    import cv2
+
+    levels = np.array([[int(i * 255.0 / NUM_PARTS) for i in range(NUM_PARTS + 1)]], dtype=np.uint8)
+    return cv2.applyColorMap(levels, cv2.COLORMAP_VIRIDIS)[0, :, ::-1].copy()
+
+
+@functools.lru_cache(maxsize=1)
+def _palette_lut() -> np.ndarray:
+    """``(64, 64, 64)`` uint8: nearest palette index of each RGB cell (4 grey levels per cell)."""
+    palette = detectron2_palette().astype(np.int32)
+    centres = np.arange(64) * 4 + 2
+    grid = np.stack(np.meshgrid(centres, centres, centres, indexing="ij"), axis=-1).reshape(-1, 3)
+    d = ((grid[:, None, :] - palette[None]) ** 2).sum(-1)
+    return d.argmin(1).astype(np.uint8).reshape(64, 64, 64)
+
+
+def detectron2_parts_to_index(frames: np.ndarray) -> np.ndarray:
+    """``(..., H, W, 3)`` uint8 detectron2 part rendering -> ``(..., H, W)`` int64 part index 0..24."""
+    import cv2
+
+    frames = np.asarray(frames)
+    q = frames >> 2
+    index = _palette_lut()[q[..., 0], q[..., 1], q[..., 2]]
+    images = index.reshape(-1, *index.shape[-2:])
+    return np.stack([cv2.medianBlur(im, 3) for im in images]).reshape(index.shape).astype(np.int64)
 
 
 def to_vvt_iuv(frames: np.ndarray, source_format: str) -> np.ndarray:
     """Convert DensePose frames ``(..., H, W, 3)`` uint8 in ``source_format`` to the vvt IUV format."""
     if source_format == "vvt_iuv":
         return frames
+    if source_format == "detectron2_parts":
+        part = detectron2_parts_to_index(frames)
+        uv = np.full(part.shape, UNKNOWN_UV, dtype=np.float32)
+        return encode_iuv(part, uv, uv)
     raise ValueError(f"unknown DensePose format {source_format!r} (known: {', '.join(DENSEPOSE_FORMATS)})")
