@@ -18,6 +18,10 @@ from vvt.errors import VVTError
 
 # name -> (module, one-line description shown by `vvt --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "bench": ("vvt.commands.bench", "speed and memory benchmarks that write JSON (synth, realvvt, preprocess, ...)"),
+    "synth": ("vvt.commands.synth", "generate SynthVVT: procedural try-on videos with exact ground truth"),
+    "preprocess": ("vvt.commands.preprocess", "person videos/photos, garment photos -> ViViD layout (offline)"),
+    "tryon": ("vvt.commands.tryon", "dress a person in a garment: FashionMirror (image + pose video) -> video"),
 }
 
 

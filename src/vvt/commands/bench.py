@@ -16,6 +16,8 @@ from pathlib import Path
 
 # target -> (module, one-line description)
 BENCHES: dict[str, tuple[str, str]] = {
+    "synth": ("vvt.data.synth.bench", "SynthVVT rendering frames/s per stream on one thread"),
+    "preprocess": ("vvt.preprocess.bench", "frames/s of each preprocessing stage on CPU"),
 }
 
 
