@@ -70,20 +70,24 @@ def detectron2_palette() -> np.ndarray:
 
 @functools.lru_cache(maxsize=1)
 def _palette_lut() -> np.ndarray:
-    """``(64, 64, 64)`` uint8: nearest palette index of each RGB cell (4 grey levels per cell)."""
-    palette = detectron2_palette().astype(np.int32)
-    centres = np.arange(64) * 4 + 2
-    grid = np.stack(np.meshgrid(centres, centres, centres, indexing="ij"), axis=-1).reshape(-1, 3)
-    d = ((grid[:, None, :] - palette[None]) ** 2).sum(-1)
-    return d.argmin(1).astype(np.uint8).reshape(64, 64, 64)
+    """``(64, 64, 64)`` uint8: the nearest palette index for each cell of 4 grey levels per channel."""
+    palette = detectron2_palette().astype(np.float32)
+    centres = np.arange(64, dtype=np.float32) * 4 + 1.5
+    lut = np.empty((64, 64, 64), np.uint8)
+    g, b = np.meshgrid(centres, centres, indexing="ij")
+    gb = np.stack([g, b], -1).reshape(-1, 2)
+    for r in range(64):  # one red plane at a time keeps the distance table small
+        rgb = np.concatenate([np.full((len(gb), 1), centres[r], np.float32), gb], 1)
+        d = ((rgb[:, None, :] - palette[None]) ** 2).sum(-1)
+        lut[r] = d.argmin(1).reshape(64, 64)
+    return lut
 
 
 def detectron2_parts_to_index(frames: np.ndarray) -> np.ndarray:
     """``(..., H, W, 3)`` uint8 detectron2 part rendering -> ``(..., H, W)`` int64 part index 0..24."""
     import cv2
 
-    frames = np.asarray(frames)
-    q = frames >> 2
+    q = np.asarray(frames) >> 2
     index = _palette_lut()[q[..., 0], q[..., 1], q[..., 2]]
     images = index.reshape(-1, *index.shape[-2:])
     return np.stack([cv2.medianBlur(im, 3) for im in images]).reshape(index.shape).astype(np.int64)

@@ -1,0 +1,170 @@
+"""Agnostic masks per category from keypoints, the person mask and a parsing (VITON-HD / DressCode style).
+
+The geometry follows VITON-HD's ``get_img_agnostic`` and DressCode's masks, scaled by the shoulder width
+``s`` (``max(|LShoulder - RShoulder|, 0.5 |Neck - MidHip|)`` so a side view keeps a sensible size):
+
+- **upper**: the torso quadrilateral from the shoulders (raised to cover the shoulder caps and the
+  neckline) to the hips, whose width is set to the shoulder width as in VITON-HD; the arms as thick
+  segments shoulder -> elbow -> 90 % of the forearm (hands are kept).
+- **lower**: from a waist line above the hip joints down the legs to 90 % of the shins (feet are kept),
+  the crotch filled between the hips and knees.
+- **dresses**: both, plus the hull of hips, knees and ankles (the skirt).
+
+The union is closed (a disc of ``0.25 s``) so gaps between arm and torso are covered, and dilated by
+``dilate * s`` (default 0.12); person-mask pixels within ``0.3 s`` of it are added, to cover loose
+garments. The person mask only ever adds: segmentation often misses light clothes on a light wall.
+Protected regions are removed last: the head and the hands always, the feet for lower and dresses,
+and the other category's garment where the parser finds it (the offline parser estimates the lower
+garment by colour, like ViViD's masks, which stop where the skirt or trousers begin). When the parser
+knows garment classes (:class:`vvt.preprocess.parsing.SegformerParser`), the category's garment
+(dilated) is added too.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from vvt.pose.openpose import BODY25
+from vvt.preprocess.parsing import Parsing
+
+AGNOSTIC_GREY = 128
+CATEGORY_GARMENTS = {"upper": ("upper",), "lower": ("lower",), "dresses": ("dress", "upper", "lower")}
+PROTECTED_GARMENTS = {"upper": ("lower",), "lower": ("upper",), "dresses": ()}
+
+
+def _pt(body: np.ndarray, name: str) -> np.ndarray:
+    return body[BODY25[name], :2].astype(np.float64)
+
+
+def _disc(radius: float) -> np.ndarray:
+    r = max(1, round(radius))
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+
+
+class _Canvas:
+    """A uint8 mask with float-coordinate drawing helpers."""
+
+    def __init__(self, shape: tuple[int, int]):
+        self.m = np.zeros(shape, np.uint8)
+
+    def line(self, a, b, width: float) -> None:
+        cv2.line(self.m, tuple(np.round(a).astype(int)), tuple(np.round(b).astype(int)), 1,
+                 max(1, round(width)), lineType=cv2.LINE_8)
+        self.disc(a, width / 2)
+        self.disc(b, width / 2)
+
+    def disc(self, c, radius: float) -> None:
+        cv2.circle(self.m, tuple(np.round(c).astype(int)), max(1, round(radius)), 1, -1)
+
+    def poly(self, pts) -> None:
+        cv2.fillPoly(self.m, [np.round(np.asarray(pts)).astype(np.int32)], 1)
+
+
+def body_scale(body: np.ndarray) -> float:
+    """``s``: shoulder width, at least half the neck-to-mid-hip length (pixels)."""
+    shoulders = np.linalg.norm(_pt(body, "LShoulder") - _pt(body, "RShoulder"))
+    torso = np.linalg.norm(_pt(body, "Neck") - _pt(body, "MidHip"))
+    return float(max(shoulders, 0.5 * torso, 2.0))
+
+
+def _hips(body: np.ndarray, s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Right and left hip moved along the hip line so the hips are ``s`` apart (VITON-HD)."""
+    mid, r, l = _pt(body, "MidHip"), _pt(body, "RHip"), _pt(body, "LHip")
+    d = l - r
+    n = np.linalg.norm(d)
+    if n < 1e-6:
+        axis = _pt(body, "Neck") - mid
+        d = np.array([-axis[1], axis[0]])
+        n = max(np.linalg.norm(d), 1e-6)
+    d = d / n * s / 2
+    return mid - d, mid + d
+
+
+def upper_region(body: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Torso and arms (see the module docstring), ``(H, W)`` bool, before closing and dilation."""
+    s = body_scale(body)
+    c = _Canvas(shape)
+    rs, ls, neck, mid = (_pt(body, k) for k in ("RShoulder", "LShoulder", "Neck", "MidHip"))
+    rh, lh = _hips(body, s)
+    up = (neck - mid) / max(np.linalg.norm(neck - mid), 1e-6) * 0.12 * s
+    c.poly([rs + up, ls + up, lh, rh])
+    c.line(rs, ls, 0.3 * s)
+    for side in ("R", "L"):
+        sh, el, wr = (_pt(body, f"{side}{k}") for k in ("Shoulder", "Elbow", "Wrist"))
+        c.line(sh, el, 0.35 * s)
+        c.line(el, el + 0.9 * (wr - el), 0.3 * s)
+    return c.m > 0
+
+
+def lower_region(body: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Waist, hips and legs down to the shins (see the module docstring), ``(H, W)`` bool."""
+    s = body_scale(body)
+    c = _Canvas(shape)
+    neck, mid = _pt(body, "Neck"), _pt(body, "MidHip")
+    rh, lh = _hips(body, s)
+    up = (neck - mid) * 0.2
+    c.poly([rh + up, lh + up, lh, rh])
+    rk, lk = _pt(body, "RKnee"), _pt(body, "LKnee")
+    c.poly([rh, lh, lk, rk])
+    for side, hip in (("R", rh), ("L", lh)):
+        kn, an = _pt(body, f"{side}Knee"), _pt(body, f"{side}Ankle")
+        c.line(hip, kn, 0.45 * s)
+        c.line(kn, kn + 0.9 * (an - kn), 0.35 * s)
+    return c.m > 0
+
+
+def skirt_region(body: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Convex hull of hips (at shoulder width), knees and ankles, ``(H, W)`` bool."""
+    s = body_scale(body)
+    rh, lh = _hips(body, s)
+    pts = np.array([rh, lh] + [_pt(body, k) for k in ("RKnee", "LKnee", "RAnkle", "LAnkle")])
+    c = _Canvas(shape)
+    c.poly(cv2.convexHull(np.round(pts).astype(np.int32))[:, 0])
+    return c.m > 0
+
+
+def agnostic_mask(category: str, body: np.ndarray, person: np.ndarray, parsing: Parsing,
+                  dilate: float = 0.12) -> np.ndarray:
+    """The agnostic mask of one frame: ``True`` = region to inpaint.
+
+    Args:
+        category: ``"upper"``, ``"lower"`` or ``"dresses"``.
+        body: ``(25, 3)`` BODY_25 keypoints ``(x, y, conf)`` in pixels of this frame (every point is used:
+            mediapipe extrapolates the ones it cannot see).
+        person: ``(H, W)`` bool person mask.
+        parsing: region masks of this frame (:mod:`vvt.preprocess.parsing`).
+        dilate: growth of the region, in units of the body scale ``s``.
+
+    Returns ``(H, W)`` bool.
+    """
+    if category not in CATEGORY_GARMENTS:
+        raise ValueError(f"unknown category {category!r} (upper, lower or dresses)")
+    shape = person.shape
+    s = body_scale(body)
+    if category == "upper":
+        region = upper_region(body, shape)
+    elif category == "lower":
+        region = lower_region(body, shape)
+    else:
+        region = upper_region(body, shape) | lower_region(body, shape) | skirt_region(body, shape)
+    m = cv2.morphologyEx(region.astype(np.uint8), cv2.MORPH_CLOSE, _disc(0.25 * s))
+    m = cv2.dilate(m, _disc(dilate * s)) > 0
+    for g in CATEGORY_GARMENTS[category]:
+        garment = parsing.get(g)
+        if garment is not None:
+            m |= cv2.dilate(garment.astype(np.uint8), _disc(0.5 * dilate * s)) > 0
+    m |= person & (cv2.dilate(m.astype(np.uint8), _disc(0.3 * s)) > 0)
+    keep = ["head", "hands"] + (["feet"] if category != "upper" else []) + list(PROTECTED_GARMENTS[category])
+    for name in keep:
+        region = parsing.get(name)
+        if region is not None:
+            m &= ~region
+    return m
+
+
+def agnostic_frame(frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``(H, W, 3)`` uint8 frame, the ``(H, W)`` bool mask filled grey (128) as in ViViD's agnostic videos."""
+    out = frame.copy()
+    out[mask] = AGNOSTIC_GREY
+    return out

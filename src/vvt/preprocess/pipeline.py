@@ -1,0 +1,300 @@
+"""A person video (or photo, or a folder of them) and a garment photo -> the ViViD layout (issue 9, item 1).
+
+For a video ``<vid>`` of category ``C`` the output folder (one category folder, COMMON.md) receives::
+
+    videos/<vid>.mp4  agnostic/<vid>.mp4  agnostic_mask/<vid>.mp4  densepose/<vid>.mp4 (vvt IUV)
+    skeleton/<vid>.mp4  keypoints/<vid>.json  layout.json {"layout": "vivid", "densepose_format": "vvt_iuv"}
+    cloth/<garment>.jpg  cloth_mask/<garment>.jpg          (with a garment photo)
+
+A photo is written as a 1-frame clip in the same folders (the tensor contract reads images as 1-frame
+clips). Every file is written atomically; a video whose outputs all exist is skipped (resumable), and
+``videos/<vid>.mp4`` is written last, so its presence marks a finished video.
+
+Stages (:func:`analyse_clip`): mediapipe runs at the working resolution
+(:func:`vvt.preprocess.keypoints.working_size`); keypoints are smoothed with the zero-phase One-Euro
+filter and person masks over time (:mod:`vvt.preprocess.smoothing`); parsing, agnostic masks and
+part maps are made at the working resolution and resized to the frame size (masks bilinearly then
+thresholded, part maps nearest).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from vvt.errors import InputFileError, VVTError
+from vvt.io import atomic_path, atomic_write_text, read_image, read_video, write_image, write_video
+from vvt.io.image import IMAGE_SUFFIXES
+from vvt.io.video import VIDEO_SUFFIXES
+from vvt.pose.openpose import Keypoints, render_skeleton_video, save_keypoints
+from vvt.preprocess.densepose import render_part_map
+from vvt.preprocess.garment import prepare_garment
+from vvt.preprocess.keypoints import PoseTrack, to_working, track_video
+from vvt.preprocess.masks import agnostic_frame, agnostic_mask
+from vvt.preprocess.parsing import OfflineParser
+from vvt.preprocess.smoothing import keypoint_jitter, mask_iou_change, smooth_keypoints, smooth_masks
+
+log = logging.getLogger(__name__)
+
+VIDEO_STREAMS = ("agnostic", "agnostic_mask", "densepose", "skeleton")
+CATEGORIES = ("upper", "lower", "dresses")
+
+
+@dataclass
+class Smoothing:
+    """Temporal smoothing (:mod:`vvt.preprocess.smoothing`); ``enabled=False`` keeps raw detections."""
+
+    enabled: bool = True
+    min_cutoff: float = 1.0
+    beta: float = 1.0
+    mask_sigma: float = 1.0
+
+
+@dataclass
+class ClipResult:
+    """Everything made for one clip, at the frame size ``(H, W)``.
+
+    Attributes:
+        keypoints: smoothed OpenPose keypoints (pixels of the frames).
+        person: ``(N, H, W)`` bool person mask.
+        agnostic_mask: ``(N, H, W)`` bool, True = inpaint.
+        agnostic: ``(N, H, W, 3)`` uint8 frames with the mask filled grey.
+        densepose: ``(N, H, W, 3)`` uint8 vvt IUV.
+        skeleton: ``(N, H, W, 3)`` uint8 OpenPose-style skeletons.
+        found: ``(N,)`` bool, frames where mediapipe found the person.
+        seconds: wall time per stage.
+        jitter: with and without smoothing (see :func:`analyse_clip`), when measured.
+        raw_keypoints: the unsmoothed keypoints (pixels of the frames), when jitter was measured.
+    """
+
+    keypoints: Keypoints
+    person: np.ndarray
+    agnostic_mask: np.ndarray
+    agnostic: np.ndarray
+    densepose: np.ndarray
+    skeleton: np.ndarray
+    found: np.ndarray
+    seconds: dict[str, float] = field(default_factory=dict)
+    jitter: dict[str, float] = field(default_factory=dict)
+    raw_keypoints: Keypoints | None = None
+
+
+def _scaled(kp: Keypoints, sx: float, sy: float, width: int, height: int) -> Keypoints:
+    out = Keypoints(kp.body.copy(), kp.hand_left.copy(), kp.hand_right.copy(), kp.face.copy(), width, height)
+    for attr in ("body", "hand_left", "hand_right", "face"):
+        arr = getattr(out, attr)
+        arr[..., 0] *= sx
+        arr[..., 1] *= sy
+    return out
+
+
+def _agnostic_masks(category: str, frames_w: list[np.ndarray], kp_w: Keypoints, person_w: np.ndarray,
+                    parser) -> np.ndarray:
+    masks = []
+    for t, frame in enumerate(frames_w):
+        hands = (kp_w.hand_left[t], kp_w.hand_right[t])
+        parsing = parser.parse(frame, kp_w.body[t], hands, kp_w.face[t], person_w[t])
+        masks.append(agnostic_mask(category, kp_w.body[t], person_w[t], parsing))
+    return np.stack(masks)
+
+
+def _upsize_masks(masks: np.ndarray, height: int, width: int) -> np.ndarray:
+    size = (width, height)
+    return np.stack([cv2.resize(m.astype(np.uint8) * 255, size, interpolation=cv2.INTER_LINEAR) >= 128
+                     for m in masks])
+
+
+def analyse_clip(frames: np.ndarray, fps: float, category: str, parser=None,
+                 smoothing: Smoothing | None = None, name: str = "input", static: bool = False,
+                 measure_jitter: bool = False) -> ClipResult:
+    """Run every preprocessing stage on a clip.
+
+    Args:
+        frames: ``(N, H, W, 3)`` uint8 RGB.
+        fps: frames per second (the One-Euro filter's rate).
+        category: ``"upper"``, ``"lower"`` or ``"dresses"``.
+        parser: a :mod:`vvt.preprocess.parsing` backend (default: offline).
+        smoothing: temporal smoothing settings (default: on).
+        name: the input's name for messages.
+        static: the frames are unrelated photos (no tracking, no smoothing).
+        measure_jitter: also build the unsmoothed masks and report, in ``ClipResult.jitter``, the mean
+            frame-to-frame body keypoint displacement (pixels) and the mean ``1 - IoU`` of consecutive
+            person and agnostic masks, raw and smoothed.
+    """
+    if category not in CATEGORIES:
+        raise VVTError(f"unknown category {category!r}: use upper, lower or dresses")
+    parser = parser or OfflineParser()
+    smoothing = smoothing or Smoothing()
+    smooth = smoothing.enabled and not static and len(frames) > 1
+    n, height, width = frames.shape[:3]
+    seconds: dict[str, float] = {}
+    tick = time.perf_counter()
+    frames_w = [to_working(f) for f in frames]
+    h, w = frames_w[0].shape[:2]
+    track: PoseTrack = track_video(frames_w, w, h, name=name, static=static)
+    seconds["keypoints"] = time.perf_counter() - tick
+
+    tick = time.perf_counter()
+    kp_w = track.keypoints
+    if smooth:
+        kp_w = smooth_keypoints(track.keypoints, fps, smoothing.min_cutoff, smoothing.beta)
+    person_w = smooth_masks(track.person_prob, smoothing.mask_sigma if smooth else 0.0)
+    seconds["smoothing"] = time.perf_counter() - tick
+
+    tick = time.perf_counter()
+    masks_w = _agnostic_masks(category, frames_w, kp_w, person_w, parser)
+    seconds["agnostic_masks"] = time.perf_counter() - tick
+    tick = time.perf_counter()
+    parts_w = [render_part_map(kp_w.body[t], person_w[t]) for t in range(n)]
+    seconds["densepose"] = time.perf_counter() - tick
+
+    jitter: dict[str, float] = {}
+    raw_kp = None
+    if measure_jitter:
+        raw_kp = _scaled(track.keypoints, width / w, height / h, width, height)
+        raw_person = smooth_masks(track.person_prob, 0.0)
+        raw_masks = _agnostic_masks(category, frames_w, track.keypoints, raw_person, parser)
+        scale = width / w
+        valid = track.keypoints.body[..., 2] > 0.5
+        jitter = {
+            "keypoint_px_raw": keypoint_jitter(track.keypoints.body[..., :2] * scale, valid=valid),
+            "keypoint_px_smoothed": keypoint_jitter(kp_w.body[..., :2] * scale, valid=valid),
+            "person_mask_iou_change_raw": mask_iou_change(raw_person),
+            "person_mask_iou_change_smoothed": mask_iou_change(person_w),
+            "agnostic_mask_iou_change_raw": mask_iou_change(raw_masks),
+            "agnostic_mask_iou_change_smoothed": mask_iou_change(masks_w),
+        }
+
+    tick = time.perf_counter()
+    kp = _scaled(kp_w, width / w, height / h, width, height)
+    person = _upsize_masks(person_w, height, width)
+    masks = _upsize_masks(masks_w, height, width)
+    agnostic = np.stack([agnostic_frame(f, m) for f, m in zip(frames, masks)])
+    densepose = np.stack([cv2.resize(p, (width, height), interpolation=cv2.INTER_NEAREST) for p in parts_w])
+    skeleton = render_skeleton_video(kp)
+    seconds["render"] = time.perf_counter() - tick
+    return ClipResult(kp, person, masks, agnostic, densepose, skeleton, track.found, seconds, jitter, raw_kp)
+
+
+def write_layout_json(root: Path) -> None:
+    """Write ``root/layout.json`` declaring the vvt IUV DensePose format (kept when it already says so)."""
+    path = root / "layout.json"
+    doc = {}
+    if path.is_file():
+        try:
+            doc = json.loads(path.read_text())
+        except ValueError:
+            doc = {}
+    if doc.get("layout") == "vivid" and doc.get("densepose_format") == "vvt_iuv":
+        return
+    doc.update({"layout": "vivid", "densepose_format": "vvt_iuv", "generator": "vvt preprocess"})
+    atomic_write_text(path, json.dumps(doc, indent=2) + "\n")
+
+
+def outputs_for(root: Path, vid: str) -> dict[str, Path]:
+    """Output paths of video ``vid`` under ``root`` (``videos`` last: it marks completion)."""
+    paths = {s: root / s / f"{vid}.mp4" for s in VIDEO_STREAMS}
+    paths["keypoints"] = root / "keypoints" / f"{vid}.json"
+    paths["videos"] = root / "videos" / f"{vid}.mp4"
+    return paths
+
+
+def is_finished(root: Path, vid: str) -> bool:
+    return all(p.is_file() for p in outputs_for(root, vid).values())
+
+
+def _read_clip(path: Path) -> tuple[np.ndarray, float, bool]:
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return read_image(path)[None], 1.0, True
+    frames, fps = read_video(path)
+    return frames, fps, False
+
+
+def preprocess_clip(path: str | Path, out: str | Path, category: str, parser=None,
+                    smoothing: Smoothing | None = None, overwrite: bool = False,
+                    measure_jitter: bool = False) -> ClipResult | None:
+    """Preprocess one video (or photo) into the ViViD layout under ``out``.
+
+    Returns the :class:`ClipResult`, or None when every output already existed (skipped).
+    Raises :class:`vvt.errors.VideoError` / :class:`InputFileError` for unreadable inputs and
+    :class:`vvt.preprocess.keypoints.NoPersonError` when no frame shows a person.
+    """
+    path, out = Path(path), Path(out)
+    vid = path.stem
+    if not overwrite and is_finished(out, vid):
+        log.info("%s: already preprocessed in %s; skipped", path, out)
+        return None
+    frames, fps, static = _read_clip(path)
+    result = analyse_clip(frames, fps, category, parser, smoothing, name=str(path), static=static,
+                          measure_jitter=measure_jitter)
+    paths = outputs_for(out, vid)
+    write_layout_json(out)
+    write_video(paths["agnostic"], result.agnostic, fps)
+    write_video(paths["agnostic_mask"], result.agnostic_mask, fps)
+    write_video(paths["densepose"], result.densepose, fps)
+    write_video(paths["skeleton"], result.skeleton, fps)
+    save_keypoints(paths["keypoints"], result.keypoints)
+    if path.suffix.lower() == ".mp4":
+        with atomic_path(paths["videos"]) as tmp:
+            shutil.copyfile(path, tmp)
+    else:
+        write_video(paths["videos"], frames, fps)
+    if result.jitter:
+        atomic_write_text(out / "jitter" / f"{vid}.json", json.dumps(result.jitter, indent=2) + "\n")
+    log.info("%s: %d frame(s) -> %s (%s)", path, len(frames), out,
+             ", ".join(f"{k} {v:.1f}s" for k, v in result.seconds.items()))
+    return result
+
+
+def preprocess_garment(path: str | Path, out: str | Path, height: int = 1024, width: int = 768,
+                       overwrite: bool = False) -> bool:
+    """Write ``cloth/<stem>.jpg`` and ``cloth_mask/<stem>.jpg``; False when both existed (skipped)."""
+    path, out = Path(path), Path(out)
+    cloth, mask_path = out / "cloth" / f"{path.stem}.jpg", out / "cloth_mask" / f"{path.stem}.jpg"
+    if not overwrite and cloth.is_file() and mask_path.is_file():
+        return False
+    image, mask = prepare_garment(read_image(path), height, width, name=str(path))
+    write_image(mask_path, mask)
+    write_image(cloth, image)
+    return True
+
+
+def find_inputs(folder: str | Path, images: bool) -> list[Path]:
+    """Videos (or, with ``images``, photos) directly inside ``folder``, sorted by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputFileError(folder, "not a folder")
+    suffixes = IMAGE_SUFFIXES if images else VIDEO_SUFFIXES
+    found = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
+    if not found:
+        kind = "image" if images else "video"
+        raise InputFileError(folder, f"holds no {kind} files ({', '.join(suffixes)})")
+    return found
+
+
+def preprocess_many(inputs: list[Path], out: str | Path, category: str, parser=None,
+                    smoothing: Smoothing | None = None, overwrite: bool = False,
+                    measure_jitter: bool = False) -> dict[str, list]:
+    """Preprocess several inputs with a progress bar; one failing input does not stop the others.
+
+    Returns ``{"done": [...], "skipped": [...], "failed": [(path, message), ...]}``.
+    """
+    report: dict[str, list] = {"done": [], "skipped": [], "failed": []}
+    for path in tqdm(inputs, desc="preprocess", unit="clip", disable=len(inputs) < 2):
+        try:
+            result = preprocess_clip(path, out, category, parser, smoothing, overwrite, measure_jitter)
+        except VVTError as exc:
+            log.error("%s", exc)
+            report["failed"].append((str(path), str(exc)))
+            continue
+        report["skipped" if result is None else "done"].append(str(path))
+    return report
+
