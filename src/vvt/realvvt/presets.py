@@ -1,0 +1,301 @@
+"""RealVVT component shapes (``tiny``, ``full``); building the parts from local directories or at random.
+
+* ``full``: the shapes of SVD-XT (spatio-temporal U-Net, temporal-decoder VAE, CLIP ViT-H/14 image encoder
+  with projection to 1024) and SD 2.1 (Reference U-Net, cross-attention width 1024 = the CLIP image
+  embedding), plus the pose guider of Sec. 3.2 (16-32-96-256 channels, output 320 = SVD's ``conv_in`` width).
+* ``tiny``: the same architecture at toy width (two U-Net levels of 32/64 channels, a 2-layer CLIP) so every
+  forward, a training step and a 2-step sampling run take seconds on a CPU.
+
+Pretrained parts load only from local folders in the standard diffusers/transformers layouts
+(:class:`~vvt.realvvt.config.RealVVTConfig`: ``svd_dir``, ``sd21_dir``, ``clip_dir``, ``vae_dir``); nothing is
+ever downloaded. A part without a folder is built from the preset's shapes with random weights (seeded).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+from diffusers import (
+    AutoencoderKLTemporalDecoder,
+    EulerDiscreteScheduler,
+    UNet2DConditionModel,
+    UNetSpatioTemporalConditionModel,
+)
+from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
+
+from vvt.errors import ConfigError, WeightsNotFoundError
+from vvt.realvvt.config import RealVVTConfig
+from vvt.realvvt.pose_guider import PoseGuider
+
+logger = logging.getLogger(__name__)
+
+# SVD-XT's scheduler_config.json: EDM Euler sampling with v-prediction, continuous timesteps c_noise = 0.25 ln
+# sigma, Karras sigmas from 700 down to 0.002.
+SVD_SCHEDULER_CONFIG: dict[str, Any] = {
+    "beta_end": 0.012,
+    "beta_schedule": "scaled_linear",
+    "beta_start": 0.00085,
+    "interpolation_type": "linear",
+    "num_train_timesteps": 1000,
+    "prediction_type": "v_prediction",
+    "sigma_max": 700.0,
+    "sigma_min": 0.002,
+    "steps_offset": 1,
+    "timestep_spacing": "leading",
+    "timestep_type": "continuous",
+    "use_karras_sigmas": True,
+}
+
+CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
+CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
+
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "full": {
+        # stabilityai/stable-video-diffusion-img2vid-xt unet/config.json (8 input channels as shipped)
+        "unet": {
+            "in_channels": 8,
+            "out_channels": 4,
+            "down_block_types": ["CrossAttnDownBlockSpatioTemporal"] * 3 + ["DownBlockSpatioTemporal"],
+            "up_block_types": ["UpBlockSpatioTemporal"] + ["CrossAttnUpBlockSpatioTemporal"] * 3,
+            "block_out_channels": [320, 640, 1280, 1280],
+            "addition_time_embed_dim": 256,
+            "projection_class_embeddings_input_dim": 768,
+            "layers_per_block": 2,
+            "cross_attention_dim": 1024,
+            "transformer_layers_per_block": 1,
+            "num_attention_heads": [5, 10, 20, 20],
+            "num_frames": 25,
+            "sample_size": 96,
+        },
+        # stabilityai/stable-diffusion-2-1 unet/config.json
+        "reference_unet": {
+            "in_channels": 4,
+            "out_channels": 4,
+            "down_block_types": ["CrossAttnDownBlock2D"] * 3 + ["DownBlock2D"],
+            "up_block_types": ["UpBlock2D"] + ["CrossAttnUpBlock2D"] * 3,
+            "block_out_channels": [320, 640, 1280, 1280],
+            "layers_per_block": 2,
+            "attention_head_dim": [5, 10, 20, 20],
+            "cross_attention_dim": 1024,
+            "use_linear_projection": True,
+            "upcast_attention": True,
+            "sample_size": 96,
+        },
+        # SVD-XT vae/config.json
+        "vae": {
+            "in_channels": 3,
+            "out_channels": 3,
+            "down_block_types": ["DownEncoderBlock2D"] * 4,
+            "block_out_channels": [128, 256, 512, 512],
+            "layers_per_block": 2,
+            "latent_channels": 4,
+            "sample_size": 768,
+            "scaling_factor": 0.18215,
+            "force_upcast": True,
+        },
+        # CLIP ViT-H/14 vision tower with projection (SVD-XT image_encoder/config.json)
+        "image_encoder": {
+            "hidden_size": 1280,
+            "intermediate_size": 5120,
+            "num_attention_heads": 16,
+            "num_hidden_layers": 32,
+            "patch_size": 14,
+            "image_size": 224,
+            "projection_dim": 1024,
+            "hidden_act": "gelu",
+        },
+        "feature_extractor": {"size": {"shortest_edge": 224}, "crop_size": {"height": 224, "width": 224}},
+        "pose_guider": {"block_out_channels": [16, 32, 96, 256]},
+    },
+    "tiny": {
+        "unet": {
+            "in_channels": 8,
+            "out_channels": 4,
+            "down_block_types": ["CrossAttnDownBlockSpatioTemporal"] * 2,
+            "up_block_types": ["CrossAttnUpBlockSpatioTemporal"] * 2,
+            "block_out_channels": [32, 64],
+            "addition_time_embed_dim": 8,
+            "projection_class_embeddings_input_dim": 24,
+            "layers_per_block": 1,
+            "cross_attention_dim": 32,
+            "transformer_layers_per_block": 1,
+            "num_attention_heads": [2, 4],
+            "num_frames": 8,
+        },
+        "reference_unet": {
+            "in_channels": 4,
+            "out_channels": 4,
+            "down_block_types": ["CrossAttnDownBlock2D"] * 2,
+            "up_block_types": ["CrossAttnUpBlock2D"] * 2,
+            "block_out_channels": [32, 64],
+            "layers_per_block": 1,
+            "attention_head_dim": [2, 4],
+            "cross_attention_dim": 32,
+            "use_linear_projection": True,
+            "sample_size": 8,
+        },
+        "vae": {
+            "in_channels": 3,
+            "out_channels": 3,
+            "down_block_types": ["DownEncoderBlock2D"] * 4,
+            "block_out_channels": [32, 32, 32, 32],
+            "layers_per_block": 1,
+            "latent_channels": 4,
+            "sample_size": 64,
+            "scaling_factor": 0.18215,
+            "force_upcast": False,
+        },
+        "image_encoder": {
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_attention_heads": 2,
+            "num_hidden_layers": 2,
+            "patch_size": 8,
+            "image_size": 32,
+            "projection_dim": 32,
+        },
+        "feature_extractor": {"size": {"shortest_edge": 32}, "crop_size": {"height": 32, "width": 32}},
+        "pose_guider": {"block_out_channels": [8, 16, 16, 32]},
+    },
+}
+
+
+def preset(name: str) -> dict[str, dict[str, Any]]:
+    """The component configs of preset ``name`` (``tiny`` or ``full``)."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown RealVVT preset {name!r} (known: {', '.join(PRESETS)})")
+    return PRESETS[name]
+
+
+def svd_scheduler() -> EulerDiscreteScheduler:
+    """diffusers' ``EulerDiscreteScheduler`` configured as SVD-XT's."""
+    return EulerDiscreteScheduler.from_config(SVD_SCHEDULER_CONFIG)
+
+
+def random_component(name: str, part: str) -> Any:
+    """Preset ``name``'s part ``part`` with random weights (uses the global torch RNG: seed it), as shipped
+    upstream: the spatio-temporal U-Net ``unet`` still has SVD's 8 input channels.
+
+    ``part`` is one of ``unet``, ``reference_unet``, ``vae``, ``image_encoder``, ``feature_extractor``,
+    ``scheduler``.
+    """
+    shapes = preset(name)
+    builders = {
+        "unet": lambda: UNetSpatioTemporalConditionModel(**shapes["unet"]),
+        "reference_unet": lambda: UNet2DConditionModel(**shapes["reference_unet"]),
+        "vae": lambda: AutoencoderKLTemporalDecoder(**shapes["vae"]),
+        "image_encoder": lambda: CLIPVisionModelWithProjection(CLIPVisionConfig(**shapes["image_encoder"])),
+        "feature_extractor": lambda: CLIPImageProcessor(
+            image_mean=CLIP_MEAN, image_std=CLIP_STD, **shapes["feature_extractor"]
+        ),
+        "scheduler": svd_scheduler,
+    }
+    if part not in builders:
+        raise ConfigError(f"unknown RealVVT part {part!r} (known: {', '.join(builders)})")
+    return builders[part]()
+
+
+def widen_conv_in(
+    unet: UNetSpatioTemporalConditionModel, in_channels: int = 9
+) -> UNetSpatioTemporalConditionModel:
+    """Widen SVD's 8-channel ``conv_in`` to ``[noisy 4, agnostic 4, mask 1]`` = 9 channels (Sec. 3.2), in
+    place.
+
+    The pretrained weights are copied for the first 8 channels (SVD's noisy latents and conditioning latents,
+    whose place the agnostic latents take) and the new mask channel is zero-initialised, so the widened U-Net
+    computes exactly what SVD computed. A U-Net that already has ``in_channels`` is returned unchanged.
+    """
+    old = unet.conv_in
+    if old.in_channels == in_channels:
+        return unet
+    if old.in_channels > in_channels:
+        raise ConfigError(
+            f"the spatio-temporal U-Net's conv_in has {old.in_channels} input channels, "
+            f"more than RealVVT's {in_channels}"
+        )
+    new = torch.nn.Conv2d(in_channels, old.out_channels, old.kernel_size, old.stride, old.padding)
+    new.to(device=old.weight.device, dtype=old.weight.dtype)
+    with torch.no_grad():
+        new.weight.zero_()
+        new.weight[:, : old.in_channels].copy_(old.weight)
+        new.bias.copy_(old.bias)
+    unet.conv_in = new
+    unet.register_to_config(in_channels=in_channels)
+    return unet
+
+
+def _need_dir(path: Path, what: str, hint: str) -> Path:
+    if not (path / "config.json").is_file() and not (path / "preprocessor_config.json").is_file():
+        raise WeightsNotFoundError(what, path, hint)
+    return path
+
+
+def _load(cls: Any, path: Path, what: str, hint: str) -> Any:
+    _need_dir(path, what, hint)
+    try:
+        return cls.from_pretrained(path, local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise WeightsNotFoundError(what, path, f"{hint}; loading failed: {exc}") from None
+
+
+def build_components(config: RealVVTConfig) -> dict[str, Any]:
+    """Every RealVVT part for ``config``: loaded from its local directory when one is configured, otherwise
+    the preset's shape with random weights drawn from ``config.seed`` (the global RNG is left untouched).
+
+    Returns a dict with ``unet`` (widened to 9 input channels), ``reference_unet``, ``vae``,
+    ``image_encoder``, ``feature_extractor``, ``scheduler`` and ``pose_guider`` (zero-initialised output).
+    """
+    shapes = preset(config.preset)
+    parts: dict[str, Any] = {}
+    if config.svd_dir is not None:
+        svd = Path(config.svd_dir)
+        hint = "a Stable Video Diffusion folder with unet/ vae/ image_encoder/ feature_extractor/"
+        parts["unet"] = _load(UNetSpatioTemporalConditionModel, svd / "unet", "svd_dir unet", hint)
+        if config.vae_dir is None:
+            parts["vae"] = _load(AutoencoderKLTemporalDecoder, svd / "vae", "svd_dir vae", hint)
+        if config.clip_dir is None:
+            parts["image_encoder"] = _load(
+                CLIPVisionModelWithProjection, svd / "image_encoder", "svd_dir image_encoder", hint
+            )
+        parts["feature_extractor"] = _load(
+            CLIPImageProcessor, svd / "feature_extractor", "svd_dir feature_extractor", hint
+        )
+        if (svd / "scheduler" / "scheduler_config.json").is_file():
+            parts["scheduler"] = EulerDiscreteScheduler.from_pretrained(svd / "scheduler")
+    if config.sd21_dir is not None:
+        parts["reference_unet"] = _load(
+            UNet2DConditionModel,
+            Path(config.sd21_dir) / "unet",
+            "sd21_dir unet",
+            "a Stable Diffusion 2.1 folder in the diffusers layout (unet/)",
+        )
+    elif config.svd_dir is not None:
+        logger.warning(
+            "no sd21_dir: the Reference U-Net starts from random weights (preset %s)", config.preset
+        )
+    if config.clip_dir is not None:
+        clip = Path(config.clip_dir)
+        hint = "a CLIPVisionModelWithProjection folder (config.json + model.safetensors)"
+        parts["image_encoder"] = _load(CLIPVisionModelWithProjection, clip, "clip_dir", hint)
+        if (clip / "preprocessor_config.json").is_file():
+            parts["feature_extractor"] = _load(CLIPImageProcessor, clip, "clip_dir preprocessor", hint)
+    if config.vae_dir is not None:
+        parts["vae"] = _load(
+            AutoencoderKLTemporalDecoder,
+            Path(config.vae_dir),
+            "vae_dir",
+            "an AutoencoderKLTemporalDecoder folder (config.json + diffusion_pytorch_model.safetensors)",
+        )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        for part in ("unet", "reference_unet", "vae", "image_encoder", "feature_extractor", "scheduler"):
+            if part not in parts:
+                parts[part] = random_component(config.preset, part)
+        widen_conv_in(parts["unet"])
+        parts["pose_guider"] = PoseGuider(
+            out_channels=parts["unet"].conv_in.out_channels, **shapes["pose_guider"]
+        )
+    return parts
