@@ -1,0 +1,94 @@
+"""Typed training configs shared by every task (``vvt train TASK --config CONFIG.yaml``).
+
+A run config has three sections: ``train`` (:class:`TrainerConfig`, the generic loop), ``data``
+(:class:`DataConfig`, the datasets and how they are mixed) and ``model`` (the task's own dataclass). The
+defaults follow RealVVT Sec. 4 ("Implementation details"): AdamW with learning rate 5e-5.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+
+@dataclass
+class EMAConfig:
+    """Exponential moving average of the trained weights (diffusers' ``EMAModel``).
+
+    The effective decay at optimisation step ``t`` is ``min(decay, (1 + t) / (10 + t))`` (or the
+    ``1 - (1 + t / inv_gamma) ** -power`` warm-up when ``use_warmup``), so early averages are not dominated by
+    the random initialisation.
+    """
+
+    enabled: bool = True
+    decay: float = 0.9999
+    update_after_step: int = 0
+    use_warmup: bool = False
+    inv_gamma: float = 1.0
+    power: float = 2 / 3
+
+
+@dataclass
+class TrainerConfig:
+    """The generic accelerate training loop.
+
+    ``batch_size`` is per process and per micro-step: one optimiser step sees
+    ``batch_size * gradient_accumulation_steps * num_processes`` samples. ``mixed_precision`` None defers to
+    ``accelerate launch`` (``--mixed_precision``), otherwise overrides it. Checkpoints go to
+    ``output_dir/checkpoints/step-NNNNNNN``, sample videos to ``output_dir/samples``, TensorBoard events to
+    ``output_dir/logs``, the final (EMA) weights to ``output_dir/final``. ``num_threads`` sets torch's
+    intra-op threads for the run (None: torch's default, one per core); on a small or busy CPU, 1 thread
+    per process with ``num_workers`` DataLoader processes is often several times faster than
+    oversubscribed threads.
+    """
+
+    output_dir: Path = Path("runs/train")
+    seed: int = 0
+    max_steps: int = 1000
+    batch_size: int = 1
+    gradient_accumulation_steps: int = 1
+    learning_rate: float = 5e-5
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    weight_decay: float = 1e-2
+    adam_epsilon: float = 1e-8
+    lr_scheduler: Literal["constant", "constant_with_warmup", "linear", "cosine"] = "constant_with_warmup"
+    lr_warmup_steps: int = 0
+    max_grad_norm: float | None = 1.0
+    mixed_precision: Literal["no", "fp16", "bf16"] | None = None
+    gradient_checkpointing: bool = False
+    ema: EMAConfig = field(default_factory=EMAConfig)
+    checkpoint_every: int = 500
+    keep_last: int = 3
+    sample_every: int = 500
+    log_every: int = 10
+    num_workers: int = 2
+    num_threads: int | None = None
+
+
+@dataclass
+class DataSourceConfig:
+    """One dataset of a (possibly mixed) training set.
+
+    ``root`` is read with :func:`vvt.data.layouts.read_layout` (``layout`` "auto" detects it). Image layouts
+    (VITON-HD, DressCode) give 1-frame clips. ``weight`` is the probability (after normalisation over the
+    sources) that a *batch* comes from this source: a batch never mixes sources, because image batches
+    (N = 1) and video batches (N = ``frames``) cannot be stacked together.
+    """
+
+    root: Path = Path("data")
+    layout: str = "auto"
+    split: str = "train"
+    weight: float = 1.0
+
+
+@dataclass
+class DataConfig:
+    """What the task trains on: sources, output size ``(H, W)``, clip length and stride."""
+
+    sources: list[DataSourceConfig] = field(default_factory=list)
+    size: tuple[int, int] = (512, 384)
+    frames: int = 8
+    frame_stride: int = 1
+    flip: bool = True

@@ -1,0 +1,167 @@
+"""The generic trainer: exact resume, Ctrl-C, NaN, atomic checkpoints, logging, data stream, 2 processes."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from train_toy import ToyTask
+from vvt.errors import ConfigError, InputFileError
+from vvt.train import checkpoint as ckpt
+from vvt.train.config import EMAConfig, TrainerConfig
+from vvt.train.data import BatchStream
+from vvt.train.trainer import Trainer, TrainingDivergedError
+
+
+def config(out: Path, **kw) -> TrainerConfig:
+    base = dict(
+        output_dir=out,
+        max_steps=6,
+        batch_size=3,
+        gradient_accumulation_steps=2,
+        learning_rate=1e-2,
+        checkpoint_every=100,
+        sample_every=100,
+        log_every=1,
+        num_workers=0,
+        ema=EMAConfig(decay=0.9),
+    )
+    base.update(kw)
+    return TrainerConfig(**base)
+
+
+def weights(out: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(out / "final" / "net.safetensors"))
+
+
+def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path):
+    """Stopped by KeyboardInterrupt inside step 4 (k=3) and resumed to 2k=6: same raw and EMA weights."""
+    Trainer(ToyTask(), config(tmp_path / "a", checkpoint_every=3), name="toy").train()
+    a_raw = load_file(str(ckpt.checkpoint_dir(tmp_path / "a", 6) / "model.safetensors"))
+    a_ema = load_file(str(ckpt.checkpoint_dir(tmp_path / "a", 6) / ckpt.EMA_FILE))
+
+    # 3 steps x 2 micro-steps = 6 calls; call 8 is the second micro-step of step 4
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(ToyTask(interrupt_at=8), config(tmp_path / "b"), name="toy").train()
+    assert [s for s, _ in ckpt.list_checkpoints(tmp_path / "b")] == [3]
+    # resume with DataLoader workers: the data stream must not depend on them
+    result = Trainer(ToyTask(), config(tmp_path / "b", num_workers=1), name="toy").train(resume="latest")
+    assert result.step == 6
+    b_raw = load_file(str(ckpt.checkpoint_dir(tmp_path / "b", 6) / "model.safetensors"))
+    b_ema = load_file(str(ckpt.checkpoint_dir(tmp_path / "b", 6) / ckpt.EMA_FILE))
+    for k in a_raw:
+        assert torch.equal(a_raw[k], b_raw[k]), k
+    for k in a_ema:
+        assert torch.equal(a_ema[k], b_ema[k]), k
+    # the export holds the EMA weights, which differ from the raw ones
+    final = weights(tmp_path / "a")
+    assert torch.equal(final["0.weight"], a_ema["trainable.net.0.weight"])
+    assert not torch.equal(final["0.weight"], a_raw["trainable.net.0.weight"])
+
+    # resuming run a from its periodic checkpoint at step 3 also reproduces step 6
+    result = Trainer(ToyTask(), config(tmp_path / "c"), name="toy").train(
+        resume=ckpt.checkpoint_dir(tmp_path / "a", 3)
+    )
+    c_raw = load_file(str(ckpt.checkpoint_dir(tmp_path / "c", 6) / "model.safetensors"))
+    assert all(torch.equal(a_raw[k], c_raw[k]) for k in a_raw)
+
+
+def test_training_reduces_the_loss_and_logs_every_term(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out = tmp_path / "run"
+    task = ToyTask(dropout=0.0)
+    result = Trainer(
+        task,
+        config(out, max_steps=30, gradient_accumulation_steps=1, sample_every=10, learning_rate=3e-2),
+        name="toy",
+    ).train()
+    events = EventAccumulator(str(out / "logs" / "toy"))
+    events.Reload()
+    assert {"train/loss", "train/mse", "train/abs", "train/lr"} <= set(events.Tags()["scalars"])
+    loss = [e.value for e in events.Scalars("train/loss")]
+    assert [e.step for e in events.Scalars("train/loss")] == list(range(1, 31))
+    assert sum(loss[-5:]) / 5 < 0.5 * sum(loss[:5]) / 5
+    assert events.Scalars("train/abs")[-1].value == pytest.approx(result.losses["abs"], rel=1e-5)
+    assert result.losses["abs"] == pytest.approx(result.losses["mse"] ** 0.5, rel=1e-5)
+    assert [p.name for p in task.samples] == ["step-0000010.mp4", "step-0000020.mp4", "step-0000030.mp4"]
+    assert all(p.is_file() for p in task.samples)
+
+
+def test_nan_loss_stops_with_the_step_and_keeps_the_last_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(TrainingDivergedError, match="not finite at step 3.*step-0000002"):
+        Trainer(ToyTask(nan_at=5), config(out, checkpoint_every=2), name="toy").train()
+    assert [s for s, _ in ckpt.list_checkpoints(out)] == [2]
+    assert not (out / "final").exists()
+
+
+def test_checkpoints_keep_last_and_survive_a_crash_while_saving(tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    Trainer(ToyTask(), config(out, max_steps=4, checkpoint_every=1, keep_last=2), name="toy").train()
+    assert [s for s, _ in ckpt.list_checkpoints(out)] == [3, 4]
+    before = {p.name: p.read_bytes() for p in ckpt.checkpoint_dir(out, 4).iterdir()}
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ckpt, "save_file", crash)
+    with pytest.raises(OSError, match="disk full"):
+        Trainer(ToyTask(), config(out, max_steps=5, checkpoint_every=1, keep_last=2), name="toy").train(
+            "latest"
+        )
+    assert [s for s, _ in ckpt.list_checkpoints(out)] == [3, 4]
+    assert {p.name: p.read_bytes() for p in ckpt.checkpoint_dir(out, 4).iterdir()} == before
+    assert ckpt.resolve_resume(out, "latest") == ckpt.checkpoint_dir(out, 4)
+    with pytest.raises(InputFileError, match="not a vvt training checkpoint"):
+        ckpt.resolve_resume(out, tmp_path)
+
+
+def test_empty_data_fails_before_training(tmp_path):
+    task = ToyTask(data=torch.utils.data.TensorDataset(torch.zeros(0, 4)))
+    with pytest.raises(ConfigError, match="training data is empty"):
+        Trainer(task, config(tmp_path), name="toy").train()
+    assert not (tmp_path / "checkpoints").exists()
+
+
+def test_batch_stream_epochs_shards_and_weights():
+    one = BatchStream([7], [1.0], batch_size=2, seed=3)
+    first = [k for g in range(7) for k in one.global_batch(g)]
+    # 14 positions = two epochs, each a permutation of the 7 samples
+    assert sorted(k[1] for k in first[:7]) == list(range(7))
+    assert sorted(k[1] for k in first[7:]) == list(range(7))
+    assert first[:7] != first[7:]
+    assert [k[2] for k in first] == [0] * 7 + [1] * 7  # the epoch, for datasets with set_epoch
+    # two processes take the even and odd global batches; a resumed stream continues where it stopped
+    r0 = BatchStream([7], [1.0], 2, 3, rank=0, world_size=2)
+    r1 = BatchStream([7], [1.0], 2, 3, rank=1, world_size=2, start=1)
+    it0, it1 = iter(r0), iter(r1)
+    assert [next(it0) for _ in range(2)] == [one.global_batch(0), one.global_batch(2)]
+    assert next(it1) == one.global_batch(3)
+    # weighted sources: batch frequencies follow the weights, each batch from one source
+    mixed = BatchStream([5, 9], [1.0, 3.0], batch_size=2, seed=0)
+    batches = [mixed.global_batch(g) for g in range(4000)]
+    assert all(len({k[0] for k in b}) == 1 for b in batches)
+    share = Counter(b[0][0] for b in batches)[1] / len(batches)
+    assert share == pytest.approx(0.75, abs=0.03)
+    # within a source the positions still run through whole permutations
+    src1 = [k[1] for b in batches if b[0][0] == 1 for k in b][:18]
+    assert sorted(src1[:9]) == list(range(9)) and sorted(src1[9:]) == list(range(9))
+
+
+def test_shipped_accelerate_configs_load():
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    root = Path(__file__).resolve().parents[1] / "src" / "vvt" / "configs" / "accelerate"
+    loaded = {p.stem: load_config_from_file(str(p)) for p in sorted(root.glob("*.yaml"))}
+    assert {k: v.distributed_type.value for k, v in loaded.items()} == {
+        "ddp": "MULTI_GPU",
+        "deepspeed_zero2": "DEEPSPEED",
+        "fsdp": "FSDP",
+    }
+    assert loaded["deepspeed_zero2"].deepspeed_config["zero_stage"] == 2
+    assert loaded["fsdp"].fsdp_config["fsdp_sharding_strategy"] == "FULL_SHARD"

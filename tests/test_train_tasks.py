@@ -1,0 +1,182 @@
+"""``vvt train vae`` -> ``realvvt`` -> ``report`` on a tiny SynthVVT tree, and dataset errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from vvt.cli import main
+from vvt.config import load_config
+from vvt.errors import LayoutError
+from vvt.train.vae import VAERunConfig, VAETask
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory):
+    from vvt.data.synth import SynthConfig, generate
+
+    root = tmp_path_factory.mktemp("synth") / "data"
+    generate(root, SynthConfig(videos=4, frames=6, height=64, width=48, categories=("upper",), seed=0))
+    return root
+
+
+def common(out, data) -> list[str]:
+    return [
+        f"train.output_dir={out}",
+        f"data.sources=[{{root: {data}}}]",
+        "train.num_workers=0",
+        "train.checkpoint_every=2",
+        "train.sample_every=2",
+        "train.log_every=1",
+        "train.num_threads=1",
+    ]
+
+
+def test_vae_realvvt_report_pipeline(synth, tmp_path, capsys):
+    vae_out, rv_out = tmp_path / "vae", tmp_path / "rv"
+    rc = main(
+        [
+            "train",
+            "vae",
+            "--config",
+            "tiny-synth-vae",
+            *common(vae_out, synth),
+            "train.max_steps=3",
+            "train.batch_size=1",
+            "data.frames=2",
+        ]
+    )
+    assert rc == 0
+    from diffusers import AutoencoderKLTemporalDecoder
+
+    vae = AutoencoderKLTemporalDecoder.from_pretrained(vae_out / "final")
+    # the exported scaling factor makes the posterior means of the training clips unit-variance
+    cfg = load_config(VAERunConfig, vae_out / "config.yaml")
+    task = VAETask(cfg)
+    task.vae = vae
+    assert vae.config.scaling_factor == pytest.approx(1.0 / task.latent_std(), rel=1e-4)
+    assert (vae_out / "samples" / "step-0000002.mp4").is_file()
+
+    rc = main(
+        [
+            "train",
+            "realvvt",
+            "--config",
+            "tiny-synth",
+            *common(rv_out, synth),
+            "train.max_steps=2",
+            "train.batch_size=1",
+            "data.frames=2",
+            f"model.vae_dir={vae_out / 'final'}",
+            "sample.num_inference_steps=2",
+        ]
+    )
+    assert rc == 0
+    state = json.loads((rv_out / "checkpoints" / "step-0000002" / "trainer_state.json").read_text())
+    assert state["step"] == 2 and state["config"]["model"]["lambda_agn"] == 0.5
+    assert (rv_out / "samples" / "step-0000002.mp4").is_file()
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(rv_out / "logs" / "realvvt"))
+    events.Reload()
+    assert {"train/loss", "train/dsm", "train/agn"} <= set(events.Tags()["scalars"])
+    loss, dsm, agn = (events.Scalars(f"train/{k}")[-1].value for k in ("loss", "dsm", "agn"))
+    assert loss == pytest.approx(dsm + 0.5 * agn, rel=1e-4)  # Eq. (5) with lambda_agn = 0.5
+
+    # the exported model is the trained one: the frozen VAE is the one we trained, a U-Net weight moved
+    from vvt.realvvt.model import RealVVT
+
+    trained = RealVVT.from_pretrained(rv_out / "final")
+    assert torch.equal(trained.vae.encoder.conv_in.weight, vae.encoder.conv_in.weight)
+    capsys.readouterr()
+    rc = main(["train", "report", "--run", str(rv_out), "--max-videos", "1", "--steps", "1"])
+    assert rc == 0
+    report = json.loads((rv_out / "report.json").read_text())
+    methods = report["methods"]
+    assert set(methods) == {"trained", "untrained", "copy_agnostic"}
+    assert methods["copy_agnostic"]["denoising_loss"] is None
+    assert report["clips"] == 1 and 0 < methods["copy_agnostic"]["ssim_in_mask"] < 1
+    # two steps from the same start: trained and untrained models differ, but not by much
+    assert methods["trained"]["denoising_loss"] != methods["untrained"]["denoising_loss"]
+    assert "| copy_agnostic | n/a |" in capsys.readouterr().out
+
+
+def test_missing_or_malformed_dataset_fails_before_training(synth, tmp_path, capsys):
+    rc = main(["train", "vae", "--config", "tiny-synth-vae", *common(tmp_path / "a", tmp_path / "nowhere")])
+    assert rc == 2
+    assert "nowhere" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists()
+    # a pair list naming a video that is not there
+    pairs = synth / "upper_body" / "train_pairs.txt"
+    broken = tmp_path / "broken"
+    import shutil
+
+    shutil.copytree(synth, broken)
+    (broken / "upper_body" / "train_pairs.txt").write_text(pairs.read_text() + "s09999.mp4 g00000.jpg\n")
+    cfg = load_config(VAERunConfig, "tiny-synth-vae", common(tmp_path / "b", broken))
+    with pytest.raises(LayoutError, match="s09999"):
+        VAETask(cfg)
+    assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.slow
+def test_two_processes_equal_one_process_with_two_micro_steps(synth, tmp_path):
+    """``accelerate launch --multi_gpu --num_processes 2 -m vvt.cli train vae`` on a CPU-only machine (DDP
+    over gloo): DDP averages the gradients of global batches 2s and 2s+1, which is what one process with
+    two accumulation micro-steps does, so both runs end with the same weights (up to float summation
+    order). (accelerate 1.15's ``--cpu --num_processes 2`` starts ONE process: it needs MPI for more.)"""
+    from safetensors.torch import load_file
+
+    args = [
+        "train",
+        "vae",
+        "--config",
+        "tiny-synth-vae",
+        "train.max_steps=2",
+        "train.batch_size=1",
+        "data.frames=2",
+        "train.sample_every=100",
+        "train.ema.enabled=false",
+    ]
+    launch = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "-m",
+        "vvt.cli",
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    two = subprocess.run(
+        [*launch, *args, *common(tmp_path / "two", synth)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert two.returncode == 0, two.stderr[-3000:]
+    assert main([*args, *common(tmp_path / "one", synth), "train.gradient_accumulation_steps=2"]) == 0
+    state = json.loads((tmp_path / "two" / "checkpoints" / "step-0000002" / "trainer_state.json").read_text())
+    assert state["num_processes"] == 2 and state["next_global_batch"] == 4
+    w2 = load_file(str(tmp_path / "two" / "checkpoints" / "step-0000002" / "model.safetensors"))
+    w1 = load_file(str(tmp_path / "one" / "checkpoints" / "step-0000002" / "model.safetensors"))
+    from vvt.train.vae import VAEModelConfig, build_vae
+
+    start = {f"trainable.vae.{k}": v for k, v in build_vae(VAEModelConfig()).state_dict().items()}
+    for k in w1:
+        torch.testing.assert_close(w2[k], w1[k], rtol=1e-4, atol=1e-5)
+    changed = [k for k in w1 if not torch.allclose(w1[k], start[k], atol=1e-5)]
+    assert len(changed) > len(w1) // 2  # the two steps really trained
