@@ -22,7 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("vvt.commands.synth", "generate SynthVVT: procedural try-on videos with exact ground truth"),
     "preprocess": ("vvt.commands.preprocess", "person videos/photos, garment photos -> ViViD layout (offline)"),
     "train": ("vvt.commands.train", "train with accelerate (vae, realvvt) and report on a tiny run"),
-    "tryon": ("vvt.commands.tryon", "dress a person in a garment: FashionMirror (image + pose video) -> video"),
+    "tryon": ("vvt.commands.tryon", "try on a garment: RealVVT (video), FashionMirror (image + pose video)"),
     "eval": ("vvt.commands.eval", "score predictions vs ground truth: SSIM, LPIPS, FID/KID, VFID, temporal"),
 }
 

@@ -3,7 +3,10 @@
 Methods are entries of :data:`METHODS` (name -> runner); each runner validates its own inputs before any
 model work. ``fashionmirror`` (FashionMirror, ICCV 2021) takes a person *image*, a garment image and a
 driving *pose video*: the pose video is turned into OpenPose-style skeletons on the fly (mediapipe,
-offline), or read from keypoint JSON files written by ``vvt preprocess``.
+offline), or read from keypoint JSON files written by ``vvt preprocess``. ``realvvt`` (RealVVT) takes a
+person *video*: its agnostic video, agnostic mask and DensePose are made on the fly (``vvt.preprocess``) or
+read from prepared streams (a ViViD-layout folder with ``--data``, or ``--agnostic``/``--agnostic-mask``/
+``--densepose``); videos longer than the clip length run Algorithm 1 (:mod:`vvt.realvvt.tryon`).
 """
 
 from __future__ import annotations
@@ -13,12 +16,18 @@ from pathlib import Path
 
 METHODS_HELP = {
     "fashionmirror": "FashionMirror: person image + garment image + pose video (needs --pose-video)",
+    "realvvt": "RealVVT: person video + garment image (--video, or prepared streams: --data / --agnostic)",
 }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
-        "Generate a try-on video. Example: vvt tryon --method fashionmirror --weights runs/fm/final "
+        "Generate a try-on video. Examples: "
+        "vvt tryon --method realvvt --weights runs/realvvt/final --video me.mp4 --garment shirt.jpg "
+        "--category upper --out me_in_shirt.mp4 | "
+        "vvt tryon --method realvvt --weights runs/realvvt --data data/vivid/upper_body --sample upper1 "
+        "--garment 00057_00 --out upper1_00057.mp4 | "
+        "vvt tryon --method fashionmirror --weights runs/fm/final "
         "--person me.jpg --garment shirt.jpg --pose-video dance.mp4 --out me_in_shirt.mp4"
     )
     parser.add_argument(
@@ -31,10 +40,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--weights",
         type=Path,
         required=True,
-        help="folder of the trained model (written by save_pretrained / `vvt train`)",
+        help="folder of the trained model (written by save_pretrained / `vvt train`; for realvvt also a "
+        "`vvt train realvvt` run folder, whose final/ EMA export is used)",
     )
-    parser.add_argument("--person", type=Path, required=True, help="image of the person to dress")
-    parser.add_argument("--garment", type=Path, required=True, help="garment product photo")
+    parser.add_argument("--person", type=Path, help="[fashionmirror] image of the person to dress")
+    parser.add_argument(
+        "--garment",
+        help="garment product photo (on a plain light background); with --data also the stem of a photo in "
+        "the sample's cloth/ folder. realvvt with --data: default the sample's own garment",
+    )
     parser.add_argument(
         "--out",
         type=Path,
@@ -57,10 +71,88 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="[fashionmirror] keypoints JSON of the person image, 1 frame (skips detection)",
     )
     parser.add_argument(
-        "--max-frames", type=int, default=None, help="use only the first N frames of the pose video"
+        "--max-frames",
+        type=int,
+        default=None,
+        help="use only the first N frames of the pose video (fashionmirror) or person video (realvvt)",
     )
-    parser.add_argument("--fps", type=float, default=None, help="output frame rate (None: the pose video's)")
+    parser.add_argument(
+        "--fps", type=float, default=None, help="output frame rate (None: the pose / person video's)"
+    )
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+
+    inputs = parser.add_argument_group(
+        "realvvt inputs",
+        "Give one of: --video (preprocessed on the fly), --data [--sample] (a ViViD-layout folder, e.g. "
+        "ViViD or `vvt preprocess` output), or --agnostic --agnostic-mask --densepose (prepared streams; "
+        "--video then only supplies the pixels kept outside the mask).",
+    )
+    inputs.add_argument("--video", type=Path, help="[realvvt] person video (file or folder of frames)")
+    inputs.add_argument(
+        "--category",
+        choices=("upper", "lower", "dresses"),
+        help="[realvvt] garment category: the region --video preprocessing replaces (None: upper)",
+    )
+    inputs.add_argument(
+        "--data", type=Path, help="[realvvt] ViViD-layout folder holding the prepared streams"
+    )
+    inputs.add_argument(
+        "--sample",
+        help="[realvvt] video of --data to use: its name (upper1), or upper_body/upper1; optional when the "
+        "folder holds one video",
+    )
+    inputs.add_argument("--agnostic", type=Path, help="[realvvt] clothing-agnostic video")
+    inputs.add_argument("--agnostic-mask", type=Path, help="[realvvt] agnostic mask video (white = replace)")
+    inputs.add_argument("--densepose", type=Path, help="[realvvt] DensePose video")
+    inputs.add_argument(
+        "--densepose-format",
+        choices=("vvt_iuv", "detectron2_parts"),
+        help="[realvvt] format of the DensePose stream (None: the folder's layout.json says, else ViViD's "
+        "detectron2_parts)",
+    )
+    inputs.add_argument(
+        "--no-garment-prep",
+        action="store_true",
+        help="[realvvt] use the --garment photo as it is (fitted on white) instead of cutting the garment "
+        "out of its background and centring it",
+    )
+
+    sampling = parser.add_argument_group("realvvt sampling")
+    sampling.add_argument(
+        "--size",
+        help="[realvvt] working size HxW, multiples of 8 (None: the training run's, else 512x384). The "
+        "video is resized to fit, aspect kept, padded; the output has the input video's size",
+    )
+    sampling.add_argument(
+        "--clip-len",
+        type=int,
+        help="[realvvt] frames per model call, N (None: the training run's clip length, else the U-Net's "
+        "num_frames); longer videos run Algorithm 1 (keyframes, then overlapping segments)",
+    )
+    sampling.add_argument(
+        "--d-pose",
+        type=float,
+        default=0.15,
+        help="[realvvt] keyframe threshold: RMS DensePose difference in [0, 1] from the last keyframe",
+    )
+    sampling.add_argument("--s-max", type=int, default=16, help="[realvvt] largest stride between keyframes")
+    sampling.add_argument(
+        "--overlap", type=int, help="[realvvt] frames shared by consecutive segments (None: clip-len // 4)"
+    )
+    sampling.add_argument("--steps", type=int, default=25, help="[realvvt] denoising steps")
+    sampling.add_argument(
+        "--guidance-min", type=float, default=1.0, help="[realvvt] garment guidance scale of the first frame"
+    )
+    sampling.add_argument(
+        "--guidance-max", type=float, default=3.0, help="[realvvt] garment guidance scale of the last frame"
+    )
+    sampling.add_argument("--seed", type=int, default=0, help="[realvvt] seed of the sampling noise")
+    sampling.add_argument(
+        "--dtype",
+        choices=("auto", "float32", "float16", "bfloat16"),
+        default="auto",
+        help="[realvvt] weights' dtype (auto: float16 on CUDA, float32 on CPU)",
+    )
 
 
 def _check_out(path: Path) -> None:
@@ -81,6 +173,11 @@ def run_fashionmirror(args: argparse.Namespace) -> int:
     from vvt.pose.openpose import load_keypoints
 
     log = logging.getLogger(__name__)
+    if args.person is None or args.garment is None:
+        raise InputFileError(
+            "--person" if args.person is None else "--garment",
+            "fashionmirror needs a person image (--person IMAGE) and a garment photo (--garment IMAGE)",
+        )
     if args.pose_video is None:
         raise InputFileError("--pose-video", "fashionmirror needs a pose video (--pose-video VIDEO)")
     if args.max_frames is not None and args.max_frames < 1:
@@ -113,7 +210,125 @@ def run_fashionmirror(args: argparse.Namespace) -> int:
     return 0
 
 
-METHODS = {"fashionmirror": run_fashionmirror}
+def _realvvt_inputs(args: argparse.Namespace) -> tuple:
+    """``(VideoConditions, garment photo path, category, prepare)`` from the arguments; ``prepare``: cut the
+    garment out and centre it (any photo but one from the dataset's own ``cloth/``, which is used as trained
+    on)."""
+    from vvt.errors import InputFileError
+    from vvt.io import read_video
+    from vvt.realvvt.tryon import (
+        conditions_from_sample,
+        conditions_from_video,
+        densepose_format_of,
+        find_sample,
+        read_conditions,
+    )
+
+    streams = {
+        "--agnostic": args.agnostic,
+        "--agnostic-mask": args.agnostic_mask,
+        "--densepose": args.densepose,
+    }
+    given = [k for k, v in streams.items() if v is not None]
+    prepare = not args.no_garment_prep
+    if args.data is not None:
+        if given or args.video is not None:
+            raise InputFileError("--data", "give either --data or --video / --agnostic ..., not both")
+        sample = find_sample(args.data, args.sample)
+        cloth = sample.person.parent.parent / "cloth"
+        garment = _garment_path(args.garment, cloth) if args.garment is not None else sample.garment
+        if garment is None:
+            raise InputFileError(
+                sample.person,
+                "this video has no garment of its own: pass --garment PHOTO (or a stem in cloth/)",
+            )
+        conditions = conditions_from_sample(sample, args.densepose_format, args.max_frames)
+        prepare = prepare and garment.parent.resolve() != cloth.resolve()
+        return conditions, garment, args.category or sample.category, prepare
+    if args.garment is None:
+        raise InputFileError("--garment", "realvvt needs a garment photo (--garment IMAGE)")
+    garment = _garment_path(args.garment, None)
+    category = args.category or "upper"
+    if given:
+        missing = [k for k, v in streams.items() if v is None]
+        if missing:
+            raise InputFileError(missing[0], f"prepared streams need all of {', '.join(streams)}")
+        fmt = args.densepose_format or densepose_format_of(args.densepose)
+        conditions = read_conditions(
+            args.agnostic, args.agnostic_mask, args.densepose, fmt, args.video, args.max_frames
+        )
+        return conditions, garment, category, prepare
+    if args.video is None:
+        raise InputFileError(
+            "--video", "realvvt needs a person video (--video) or prepared streams (--data, --agnostic ...)"
+        )
+    frames, fps = read_video(args.video, max_frames=args.max_frames)
+    return conditions_from_video(frames, fps, category, str(args.video)), garment, category, prepare
+
+
+def _garment_path(garment: str, cloth: Path | None) -> Path:
+    """``--garment`` as a file, else (with a dataset) as a photo name or stem in its ``cloth/`` folder."""
+    from vvt.errors import InputFileError
+    from vvt.io.image import IMAGE_SUFFIXES
+
+    path = Path(garment)
+    if path.is_file():
+        return path
+    if cloth is not None:
+        for candidate in (cloth / garment, *(cloth / f"{garment}{s}" for s in IMAGE_SUFFIXES)):
+            if candidate.is_file():
+                return candidate
+        raise InputFileError(path, f"garment image not found (neither a file nor a photo in {cloth})")
+    raise InputFileError(path, "garment image not found")
+
+
+def run_realvvt(args: argparse.Namespace) -> int:
+    import logging
+
+    from vvt.errors import ConfigError, InputFileError
+    from vvt.io import read_image, write_video
+    from vvt.preprocess.garment import prepare_garment
+    from vvt.realvvt.tryon import load_pipeline, parse_size, pipeline_folder, training_defaults, try_on_video
+
+    log = logging.getLogger(__name__)
+    _check_out(args.out)
+    if args.max_frames is not None and args.max_frames < 1:
+        raise InputFileError("--max-frames", f"must be >= 1, got {args.max_frames}")
+    if args.steps < 1:
+        raise ConfigError(f"--steps must be >= 1, got {args.steps}")
+    size = parse_size(args.size) if args.size is not None else None
+    if args.clip_len is not None and args.clip_len < 1:
+        raise ConfigError(f"--clip-len must be >= 1, got {args.clip_len}")
+    pipeline_folder(args.weights)  # a missing or wrong folder fails before any preprocessing
+    conditions, garment_path, category, prepare = _realvvt_inputs(args)
+    garment = read_image(garment_path)
+
+    pipeline = load_pipeline(args.weights, args.device, args.dtype)
+    default_size, default_clip_len = training_defaults(args.weights, pipeline)
+    size = size or default_size
+    if prepare:
+        garment = prepare_garment(garment, *size, name=str(garment_path))[0]
+    frames = try_on_video(
+        pipeline,
+        conditions,
+        garment,
+        size,
+        clip_len=args.clip_len or default_clip_len,
+        d_pose=args.d_pose,
+        s_max=args.s_max,
+        overlap=args.overlap,
+        num_inference_steps=args.steps,
+        min_guidance_scale=args.guidance_min,
+        max_guidance_scale=args.guidance_max,
+        seed=args.seed,
+    )
+    write_video(args.out, frames, fps=args.fps or conditions.fps)
+    log.info("wrote %s (%d frames, %s, garment %s)", args.out, len(frames), category, garment_path)
+    print(f"wrote {args.out} ({len(frames)} frames)")
+    return 0
+
+
+METHODS = {"fashionmirror": run_fashionmirror, "realvvt": run_realvvt}
 
 
 def run(args: argparse.Namespace) -> int:
