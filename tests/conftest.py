@@ -21,3 +21,15 @@ def vivid_samples() -> Path:
     if not (root / "videos").is_dir():
         pytest.skip(f"real ViViD samples not found at {root} (set VVT_VIVID_SAMPLES)")
     return root
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """Tiny models run far faster on one thread than on two oversubscribed ones, and results stay identical
+    from machine to machine."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -316,16 +316,7 @@ def test_adapter_skips_clips_with_nothing_to_inpaint():
         clip_generator_from_pipeline(fake, output_type="pil", generator=None)
 
 
-@pytest.fixture
-def one_torch_thread():
-    """A tiny model runs ~10x faster on one thread than oversubscribed on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def test_long_video_with_tiny_realvvt_pipeline(one_torch_thread):
+def test_long_video_with_tiny_realvvt_pipeline():
     """End to end with the real (tiny, random) RealVVTPipeline: 2 calls of 2 frames, 1 Euler step."""
     from vvt.realvvt.config import RealVVTConfig
     from vvt.realvvt.pipeline import RealVVTPipeline

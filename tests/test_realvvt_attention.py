@@ -20,14 +20,6 @@ from vvt.realvvt.attention import (
 from vvt.realvvt.presets import random_component
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def _attention(dim=16, heads=2):
     torch.manual_seed(0)
     return Attention(query_dim=dim, heads=heads, dim_head=dim // heads).eval()

@@ -5,17 +5,8 @@ from __future__ import annotations
 import argparse
 
 import pytest
-import torch
 
 from vvt.realvvt import bench
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 def test_tiny_bench_result():

@@ -13,13 +13,6 @@ from vvt.realvvt.presets import random_component
 PARTS = ("unet", "reference_unet", "vae", "image_encoder", "feature_extractor", "scheduler")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
 
 @pytest.fixture(scope="module")
 def pretrained(tmp_path_factory):
