@@ -1,4 +1,5 @@
-"""``vvt train TASK``: train with accelerate (``vae``, ``realvvt``), or ``report`` on a tiny RealVVT run."""
+"""``vvt train TASK``: train with accelerate (``vae``, ``realvvt``, ``fashionmirror``), or ``report`` on a
+tiny RealVVT or FashionMirror run."""
 
 from __future__ import annotations
 
@@ -18,6 +19,13 @@ TASKS: dict[str, tuple[str, str, str, str]] = {
         "RealVVTRunConfig",
         "RealVVTTask",
         "train RealVVT (both U-Nets + pose guider; VAE and CLIP frozen)",
+    ),
+    "fashionmirror": (
+        "vvt.train.fashionmirror",
+        "FashionMirrorRunConfig",
+        "FashionMirrorTask",
+        "train FashionMirror in two stages: the co-attention mask network for stages.cmn_steps steps, "
+        "then everything end to end",
     ),
 }
 
@@ -66,16 +74,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         )
     p = sub.add_parser(
         "report",
-        help="held-out evaluation of a tiny RealVVT run vs its untrained model and "
-        "the copy-the-agnostic baseline",
-        description="Measure, on held-out SynthVVT test videos, in one run: the denoising loss (fixed "
-        "noise levels and noise) and the SSIM inside the agnostic mask against the ground "
-        "truth of the trained model, the same model untrained (step 0) and the "
-        "copy-the-agnostic-video baseline. Writes JSON and Markdown.",
+        help="held-out evaluation of a tiny RealVVT or FashionMirror run vs its untrained model and "
+        "a copy baseline",
+        description="Measure, on held-out SynthVVT test videos, in one run, the trained model, the same "
+        "model untrained (step 0) and a baseline. RealVVT: the denoising loss (fixed noise levels and "
+        "noise) and the SSIM inside the agnostic mask against the ground truth; baseline: copy the "
+        "agnostic video. FashionMirror (detected from the run's config): the held-out end-to-end losses "
+        "and the SSIM of the autoregressive try-on (whole frame and inside the garment mask) against "
+        "the ground truth; baseline: repeat the source frame. Writes JSON and Markdown.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument(
-        "--run", type=Path, required=True, help="the train.output_dir of a `vvt train realvvt` run"
+        "--run",
+        type=Path,
+        required=True,
+        help="the train.output_dir of a `vvt train realvvt` or `vvt train fashionmirror` run",
     )
     p.add_argument("--data", type=Path, help="held-out dataset (default: the run's first data source)")
     p.add_argument("--split", default="test", help="split of --data to evaluate")
@@ -87,7 +100,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--max-videos", type=int, default=8, help="evaluate at most this many test videos")
     p.add_argument(
-        "--steps", type=int, default=None, help="sampling steps (default: the run's sample config)"
+        "--steps",
+        type=int,
+        default=None,
+        help="RealVVT sampling steps (default: the run's sample config)",
     )
     p.add_argument("--out", type=Path, help="JSON report path (default RUN/report.json; Markdown beside it)")
 
@@ -98,8 +114,23 @@ def run(args: argparse.Namespace) -> int:
     from vvt.config import load_config
 
     if args.task == "report":
+        from vvt.train.fashionmirror_report import is_fashionmirror_run
         from vvt.train.report import print_report, run_report
 
+        if is_fashionmirror_run(args.run):
+            from vvt.train import fashionmirror_report
+
+            report = fashionmirror_report.run_report(
+                args.run,
+                data=args.data,
+                split=args.split,
+                pairs=args.pairs,
+                max_videos=args.max_videos,
+                out=args.out,
+            )
+            print(fashionmirror_report.markdown(report))
+            print("wrote " + ", ".join(report["written"]))
+            return 0
         report = run_report(
             args.run,
             data=args.data,

@@ -30,6 +30,19 @@ TensorBoard, sample videos, NaN and Ctrl-C handling). A task is any object with 
 Optional attribute: ``find_unused_parameters = True`` when some trainable parameters may get no gradient in a
 step (e.g. the Reference U-Net's output layers, whose result RealVVT never reads); DDP then looks for them.
 
+Optional stages (training in stages, e.g. FashionMirror Sec. 4.1: its mask network first, then the whole
+model end to end): ``stages() -> list[tuple[str, int]]`` names each stage and the number of optimisation
+steps done before it starts (the first starts at 0, the others later, increasing); ``set_stage(name)``
+switches the task, after which ``trainable_modules()`` and ``training_step`` are those of the stage. The
+trainer holds the union of every stage's trainable modules (all of them checkpointed); the modules outside
+the current stage idle: no gradients, eval mode. Each stage starts a fresh AdamW, LR schedule (warm-up and
+``num_training_steps`` over the stage's own length) and EMA over its own parameters, from the weights the
+previous stage left, as if it were a new run initialised from the last one. The switch happens just before
+the stage's first step; a checkpoint records the stage whose optimiser it holds, a resumed run rebuilds that
+stage and switches when its next step needs it, so a run resumed anywhere, across a switch included, ends
+with the same weights as an uninterrupted one. Staged tasks run in one process or under DDP (DeepSpeed and
+FSDP own the model and optimiser and cannot be re-prepared mid-run).
+
 The task's own code calls its modules directly: the trainer wraps the trainable modules in one container
 module whose ``forward(batch, generator)`` is ``task.training_step``, and prepares that container with
 accelerate, so DDP / DeepSpeed see every forward pass.
@@ -42,10 +55,11 @@ resumed with ``--resume latest`` reaches step ``2k`` with the same weights as an
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import signal
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +72,7 @@ from torch.utils.data import DataLoader, Dataset, default_collate
 
 from vvt.config import save_config, to_dict
 from vvt.errors import ConfigError, VVTError
-from vvt.train.checkpoint import load_checkpoint, resolve_resume, save_checkpoint
+from vvt.train.checkpoint import STATE_FILE, load_checkpoint, resolve_resume, save_checkpoint
 from vvt.train.config import TrainerConfig
 from vvt.train.data import BatchStream, KeyedDataset
 
@@ -87,12 +101,35 @@ class Task(Protocol):
 
 
 class TaskModule(nn.Module):
-    """The trainable modules of a task in one ``nn.Module`` whose forward is ``task.training_step``."""
+    """The trainable modules of a task in one ``nn.Module`` whose forward is ``task.training_step``.
 
-    def __init__(self, task: Task):
+    ``modules`` (default ``task.trainable_modules()``) is, for a staged task, the union over its stages;
+    :meth:`activate` selects the current stage's modules, the others idle (no gradients, eval mode).
+    """
+
+    def __init__(self, task: Task, modules: dict[str, nn.Module] | None = None):
         super().__init__()
-        self.trainable = nn.ModuleDict(task.trainable_modules())
+        self.trainable = nn.ModuleDict(task.trainable_modules() if modules is None else modules)
         self.__dict__["task"] = task  # a plain attribute, not a registered submodule
+        self._requires_grad = {id(p): p.requires_grad for p in self.parameters()}
+        self.idle: set[str] = set()
+
+    def activate(self, names: Iterable[str]) -> None:
+        """Train the modules ``names`` (their parameters' own ``requires_grad``); the others idle."""
+        active = set(names)
+        self.idle = set(self.trainable) - active
+        trained = {
+            id(p) for k in active for p in self.trainable[k].parameters() if self._requires_grad[id(p)]
+        }
+        for p in self.parameters():
+            p.requires_grad_(id(p) in trained)
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> TaskModule:
+        super().train(mode)
+        for name in self.idle:
+            self.trainable[name].eval()
+        return self
 
     def forward(self, batch: dict[str, Any], generator: torch.Generator) -> dict[str, torch.Tensor]:
         return self.task.training_step(batch, generator)
@@ -209,26 +246,114 @@ class Trainer:
                 "train.ema.enabled with FSDP is not supported (EMA needs whole parameters); "
                 "use DDP or DeepSpeed ZeRO-2, or set train.ema.enabled=false"
             )
+        self.stages = self._task_stages()
+        if len(self.stages) > 1 and self.accelerator.distributed_type.value in ("DEEPSPEED", "FSDP"):
+            raise ConfigError(
+                f"task {self.name!r} trains in stages, which needs one process or DDP "
+                f"(not {self.accelerator.distributed_type.value}): its optimiser is rebuilt at each stage"
+            )
         self._stop_requested = False
 
     # ----------------------------------------------------------------------------------------------- setup
-    def _setup_modules(self) -> tuple[TaskModule, list[nn.Parameter], list[str]]:
+    def _task_stages(self) -> list[tuple[str | None, int]]:
+        """``(name, steps before it)`` of each stage: the task's ``stages()``, or one unnamed stage."""
+        if not callable(getattr(self.task, "stages", None)):
+            return [(None, 0)]
+        stages = [(str(name), int(start)) for name, start in self.task.stages()]
+        starts = [start for _, start in stages]
+        if not stages or starts[0] != 0 or any(b <= a for a, b in zip(starts, starts[1:])):
+            raise ConfigError(
+                f"task {self.name!r}: stages must start at step 0, then at increasing steps; got {stages}"
+            )
+        return stages
+
+    def _stage_index(self, step: int) -> int:
+        """The stage of optimisation step ``step`` (1-based): the last one started before it."""
+        return max(i for i, (_, start) in enumerate(self.stages) if start < max(step, 1))
+
+    def _saved_stage(self, checkpoint: Path) -> int:
+        """The stage whose optimiser ``checkpoint`` holds: that of its last or of its next step."""
+        saved = json.loads((checkpoint / STATE_FILE).read_text())
+        step, names = int(saved["step"]), [name for name, _ in self.stages]
+        fits = {self._stage_index(step), self._stage_index(step + 1)}
+        index = names.index(saved.get("stage")) if saved.get("stage") in names else None
+        if index not in fits:
+            raise ConfigError(
+                f"{checkpoint} holds stage {saved.get('stage')!r} at step {step}, which the config's stages "
+                f"{self.stages} do not put there; resume with the run's own stages"
+            )
+        return index
+
+    def _setup_modules(self) -> TaskModule:
         acc, cfg = self.accelerator, self.config
         weight_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(acc.mixed_precision, torch.float32)
         for module in self.task.frozen_modules().values():
             module.requires_grad_(False)
             module.eval()
             module.to(acc.device, dtype=weight_dtype if acc.device.type == "cuda" else None)
-        container = TaskModule(self.task)
+        modules: dict[str, nn.Module] = {}
+        for stage, _ in self.stages:
+            if stage is not None:
+                self.task.set_stage(stage)
+            for key, module in self.task.trainable_modules().items():
+                if modules.setdefault(key, module) is not module:
+                    raise ConfigError(f"task {self.name!r}: trainable module {key!r} differs between stages")
+        container = TaskModule(self.task, modules)
         if cfg.gradient_checkpointing:
             for name, module in container.trainable.items():
                 _enable_gradient_checkpointing(name, module)
         container.to(acc.device)
         container.train()
+        return container
+
+    def _build_stage(self, container: TaskModule, index: int) -> tuple[Any, ...]:
+        """Activate stage ``index``; a fresh AdamW, LR schedule and EMA over its parameters, prepared.
+
+        Returns ``(model, optimizer, scheduler, ema, params, names)``.
+        """
+        from diffusers.optimization import get_scheduler
+        from diffusers.training_utils import EMAModel
+
+        acc, cfg = self.accelerator, self.config
+        stage, start = self.stages[index]
+        if stage is not None:
+            self.task.set_stage(stage)
+        container.activate(self.task.trainable_modules())
         named = [(n, p) for n, p in container.named_parameters() if p.requires_grad]
         if not named:
-            raise ConfigError(f"task {self.name!r}: nothing to train (every parameter is frozen)")
-        return container, [p for _, p in named], [n for n, _ in named]
+            raise ConfigError(
+                f"task {self.name!r}{f' stage {stage!r}' if stage else ''}: nothing to train "
+                "(every parameter is frozen)"
+            )
+        params, names = [p for _, p in named], [n for n, _ in named]
+        end = self.stages[index + 1][1] if index + 1 < len(self.stages) else cfg.max_steps
+        optimizer = torch.optim.AdamW(
+            params,
+            lr=cfg.learning_rate,
+            betas=(cfg.adam_beta1, cfg.adam_beta2),
+            weight_decay=cfg.weight_decay,
+            eps=cfg.adam_epsilon,
+        )
+        scheduler = get_scheduler(
+            cfg.lr_scheduler,
+            optimizer,
+            num_warmup_steps=cfg.lr_warmup_steps,
+            num_training_steps=min(end, cfg.max_steps) - start,
+        )
+        model, optimizer, scheduler = acc.prepare(container, optimizer, scheduler)
+        ema = None
+        if cfg.ema.enabled:
+            ema = EMAModel(
+                params,
+                decay=cfg.ema.decay,
+                update_after_step=cfg.ema.update_after_step,
+                use_ema_warmup=cfg.ema.use_warmup,
+                inv_gamma=cfg.ema.inv_gamma,
+                power=cfg.ema.power,
+            )
+        if stage is not None:
+            logger.info("stage %s from step %d: %d trainable tensors", stage, start + 1, len(params))
+        return model, optimizer, scheduler, ema, params, names
 
     def _loader(self, datasets: list[tuple[Dataset, float]], start: int) -> DataLoader:
         acc, cfg = self.accelerator, self.config
@@ -303,8 +428,6 @@ class Trainer:
             torch.set_num_threads(threads)
 
     def _train(self, resume: str | Path | None) -> TrainResult:
-        from diffusers.optimization import get_scheduler
-        from diffusers.training_utils import EMAModel
         from tqdm.auto import tqdm
 
         acc, cfg = self.accelerator, self.config
@@ -314,31 +437,9 @@ class Trainer:
         sample_batch = self._sample_batch(datasets, cfg.batch_size, cfg.seed) if acc.is_main_process else None
         checkpoint = resolve_resume(self.output_dir, resume)
 
-        container, params, names = self._setup_modules()
-        optimizer = torch.optim.AdamW(
-            params,
-            lr=cfg.learning_rate,
-            betas=(cfg.adam_beta1, cfg.adam_beta2),
-            weight_decay=cfg.weight_decay,
-            eps=cfg.adam_epsilon,
-        )
-        scheduler = get_scheduler(
-            cfg.lr_scheduler,
-            optimizer,
-            num_warmup_steps=cfg.lr_warmup_steps,
-            num_training_steps=cfg.max_steps,
-        )
-        model, optimizer, scheduler = acc.prepare(container, optimizer, scheduler)
-        ema = None
-        if cfg.ema.enabled:
-            ema = EMAModel(
-                params,
-                decay=cfg.ema.decay,
-                update_after_step=cfg.ema.update_after_step,
-                use_ema_warmup=cfg.ema.use_warmup,
-                inv_gamma=cfg.ema.inv_gamma,
-                power=cfg.ema.power,
-            )
+        container = self._setup_modules()
+        stage = self._stage_index(1) if checkpoint is None else self._saved_stage(checkpoint)
+        model, optimizer, scheduler, ema, params, names = self._build_stage(container, stage)
 
         step, start_batch, saved_step = 0, 0, -1
         if checkpoint is not None:
@@ -378,6 +479,7 @@ class Trainer:
                 "batch_size": cfg.batch_size,
                 "gradient_accumulation_steps": A,
                 "seed": cfg.seed,
+                "stage": self.stages[stage][0],
                 "config": to_dict(self.run_config) if self.run_config is not None else None,
             }
             return save_checkpoint(acc, self.output_dir, at_step, state, ema, names, keep_last=cfg.keep_last)
@@ -393,6 +495,15 @@ class Trainer:
         try:
             with self._sigint_handler():
                 while step < cfg.max_steps:
+                    if self._stage_index(step + 1) != stage:
+                        updating = True  # no checkpoint of a half-built stage
+                        container = acc.unwrap_model(model, keep_fp32_wrapper=False)
+                        model = optimizer = scheduler = ema = None
+                        acc.free_memory()
+                        stage = self._stage_index(step + 1)
+                        model, optimizer, scheduler, ema, params, names = self._build_stage(container, stage)
+                        acc.step = step * A
+                        updating = False
                     sums: dict[str, torch.Tensor] = {}
                     for micro in range(A):
                         global_batch = (step * A + micro) * W + acc.process_index
