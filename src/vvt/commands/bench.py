@@ -18,6 +18,9 @@ from pathlib import Path
 BENCHES: dict[str, tuple[str, str]] = {
     "synth": ("vvt.data.synth.bench", "SynthVVT rendering frames/s per stream on one thread"),
     "preprocess": ("vvt.preprocess.bench", "frames/s of each preprocessing stage on CPU"),
+    "fashionmirror": ("vvt.fashionmirror.bench", "FashionMirror CMN time vs the human-parsing step (Sec. 4.3)"),
+    "realvvt": ("vvt.realvvt.bench", "RealVVT denoising step (C&T + pose guider) vs the plain SVD U-Net"),
+    "quality": ("vvt.eval.bench", "the papers' quality table: baselines and RealVVT on a dataset split"),
 }
 
 

@@ -1,0 +1,119 @@
+"""``vvt.eval.evaluate``: score a folder of predictions against a folder of ground truths."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from tqdm import tqdm
+
+from vvt.errors import VVTError
+from vvt.eval.evaluator import ALL_METRICS, TEMPORAL, EvalConfig, Evaluator
+from vvt.eval.inputs import MatchedItem, match
+from vvt.eval.vfid import VFIDProtocol
+
+log = logging.getLogger(__name__)
+
+
+def _check_applicable(
+    metrics: tuple[str, ...],
+    items: list[MatchedItem],
+    has_masks: bool,
+    protocol: VFIDProtocol,
+    max_frames: int | None,
+) -> None:
+    """Explicitly requested metrics must be computable on these inputs; say why not, all at once."""
+    frames = [min(i.info.num_frames, max_frames or i.info.num_frames) for i in items]
+    problems = []
+    for metric in metrics:
+        if metric in ("masked_ssim", "flicker") and not has_masks:
+            problems.append(
+                f"{metric} needs masks (--masks DIR: one mask video/image per item, white = region)"
+            )
+        if metric in TEMPORAL and max(frames) < 2:
+            problems.append(f"{metric} needs videos of at least 2 frames; every item has one frame")
+        if metric.startswith("vfid") and max(frames) < protocol.clip_len:
+            problems.append(
+                f"{metric} needs videos of at least {protocol.clip_len} frames (one clip); "
+                f"the longest item has {max(frames)}"
+            )
+    if problems:
+        raise VVTError("cannot compute the requested metrics: " + "; ".join(problems))
+
+
+def evaluate(
+    pred_dir: str | Path,
+    gt_dir: str | Path,
+    metrics: list[str] | tuple[str, ...] | None = None,
+    masks_dir: str | Path | None = None,
+    *,
+    weights_dir: str | Path | None = None,
+    device: str = "cpu",
+    lpips_net: str = "squeeze",
+    vfid: VFIDProtocol | None = None,
+    flow: str = "dis",
+    seed: int = 0,
+    max_frames: int | None = None,
+    batch_size: int = 8,
+    show_progress: bool = True,
+) -> dict:
+    """Score predictions against ground truths matched by name (videos, frame folders or images).
+
+    Args:
+        pred_dir: folder of predicted videos / frame folders / images.
+        gt_dir: folder of ground truths with the same names, frame counts and sizes.
+        metrics: names from :data:`vvt.eval.evaluator.ALL_METRICS`; None = every metric the inputs allow,
+            with metrics whose weights are absent reported as ``None`` plus the reason (never zero).
+            Naming a metric whose weights are absent raises :class:`vvt.errors.WeightsNotFoundError`.
+        masks_dir: try-on region masks (e.g. agnostic masks) with the same names, for ``masked_ssim`` and
+            ``flicker``.
+        weights_dir: the local weights folder (default ``$VVT_WEIGHTS``); see :mod:`vvt.eval.weights`.
+        device: torch device of the networks.
+        lpips_net: LPIPS backbone (``squeeze`` as CatV2TON, ``alex`` as image try-on papers, ``vgg``).
+        vfid: VFID clip protocol (default: CatV2TON's, see :mod:`vvt.eval.vfid`).
+        flow: optical flow of the temporal metrics (``dis`` or ``farneback``).
+        seed: seed of KID's subset sampling; the same inputs and seed give the same report.
+        max_frames: use only the first frames of each video.
+        batch_size: frames per forward pass.
+        show_progress: show a progress bar.
+
+    Returns:
+        ``{"pred_dir", "gt_dir", "masks_dir", "protocol", "metrics", "spread", "absent", "counts", "items"}``:
+        ``metrics`` maps each metric to its value (KID x 1000) or None, ``absent`` gives the reasons,
+        ``spread`` the standard deviations of KID and IS over their subsets/splits, ``items`` per-item values.
+
+    Raises:
+        ShapeMismatchError: names, frame counts or sizes differ (every offending item listed).
+        WeightsNotFoundError: a requested metric's weights file is missing (naming the file and folder).
+    """
+    wanted = tuple(metrics) if metrics else None
+    if wanted:
+        unknown = [m for m in wanted if m not in ALL_METRICS]
+        if unknown:
+            raise VVTError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(ALL_METRICS)}")
+    protocol = vfid or VFIDProtocol()
+    items = match(pred_dir, gt_dir, masks_dir)
+    if wanted:
+        _check_applicable(wanted, items, masks_dir is not None, protocol, max_frames)
+    config = EvalConfig(
+        metrics=wanted,
+        weights_dir=weights_dir,
+        device=device,
+        lpips_net=lpips_net,
+        vfid=protocol,
+        flow=flow,
+        seed=seed,
+        max_frames=max_frames,
+        batch_size=batch_size,
+    )
+    evaluator = Evaluator(config, ["pred"])
+    for item in tqdm(items, desc="evaluating", unit="item", disable=not show_progress):
+        evaluator.add(item.name, {"pred": item.pred}, gt=item.gt, mask=item.mask)
+    report = evaluator.report()
+    return {
+        "pred_dir": str(pred_dir),
+        "gt_dir": str(gt_dir),
+        "masks_dir": str(masks_dir) if masks_dir else None,
+        "protocol": report["protocol"],
+        **report["methods"]["pred"],
+    }

@@ -1,0 +1,140 @@
+"""``vvt bench quality``: the papers' quality table for baselines and the model on a dataset split."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must be HxW, e.g. 512x384, got {text!r}") from None
+    return h, w
+
+
+def add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options shared by ``vvt eval`` and ``vvt bench quality``."""
+    parser.add_argument(
+        "--weights-dir",
+        type=Path,
+        default=None,
+        help="folder with the metric networks' weight files (default: $VVT_WEIGHTS); "
+        "metrics whose file is missing are reported as absent; see vvt.eval.weights "
+        "for the file names",
+    )
+    parser.add_argument(
+        "--lpips-net",
+        choices=("squeeze", "alex", "vgg"),
+        default="squeeze",
+        help="LPIPS backbone: squeeze (CatV2TON's video protocol) or alex (image try-on papers)",
+    )
+    parser.add_argument(
+        "--flow",
+        choices=("dis", "farneback"),
+        default="dis",
+        help="optical flow of the temporal metrics (on the reference frames)",
+    )
+    parser.add_argument(
+        "--vfid-channel-order",
+        choices=("bgr", "rgb"),
+        default="bgr",
+        help="VFID input channel order: bgr reproduces CatV2TON's published protocol",
+    )
+    parser.add_argument("--max-frames", type=int, default=None, help="evaluate only the first N frames")
+    parser.add_argument("--device", default="cpu", help="torch device of the networks, e.g. cpu or cuda")
+    parser.add_argument("--seed", type=int, default=0, help="seed (KID subsets, model sampling)")
+    parser.add_argument(
+        "--metrics",
+        default=None,
+        help="comma-separated metrics (default: every metric the inputs allow); "
+        "ssim,psnr,lpips,masked_ssim,fid,kid,is,vfid_i3d,vfid_resnext,warp_error,flicker",
+    )
+
+
+def parse_metrics(text: str | None) -> tuple[str, ...] | None:
+    return tuple(m.strip() for m in text.split(",") if m.strip()) if text else None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Run try-on baselines (copy the agnostic video; naive garment paste) and, with --model, RealVVT over "
+        "a dataset split, then write the papers' quality table (OUT/quality.md) and every number "
+        "(OUT/quality.json); predictions go to OUT/predictions/<method>/. Example: vvt bench quality "
+        "--data synth/ --pairs unpaired --weights-dir ~/vvt-weights --out runs/quality"
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        help="dataset folder (SynthVVT output or any layout vvt reads, e.g. ViViD)",
+    )
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="RealVVT pipeline folder (save_pretrained); without it only the baselines run",
+    )
+    parser.add_argument("--split", choices=("test", "train"), default="test", help="dataset split")
+    parser.add_argument(
+        "--pairs",
+        choices=("paired", "unpaired"),
+        default="paired",
+        help="paired: reconstruct the worn garment; unpaired: another garment "
+        "(ground truth from SynthVVT's ground_truth/ where present)",
+    )
+    parser.add_argument("--layout", default="auto", help="dataset layout (auto-detected by default)")
+    parser.add_argument(
+        "--size",
+        type=_size,
+        default=None,
+        help="HxW every stream is resized to (default: the dataset's size)",
+    )
+    parser.add_argument("--steps", type=int, default=25, help="denoising steps of the model")
+    parser.add_argument("--max-items", type=int, default=None, help="use only the first N samples")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("bench-quality"),
+        help="output folder (quality.md, quality.json, predictions/)",
+    )
+    add_evaluation_arguments(parser)
+
+
+def eval_config(args: argparse.Namespace, size: tuple[int, int] | None = None):
+    from vvt.eval.evaluator import EvalConfig
+    from vvt.eval.vfid import VFIDProtocol
+
+    return EvalConfig(
+        metrics=parse_metrics(args.metrics),
+        weights_dir=args.weights_dir,
+        device=args.device,
+        lpips_net=args.lpips_net,
+        vfid=VFIDProtocol(channel_order=args.vfid_channel_order),
+        flow=args.flow,
+        seed=args.seed,
+        size=size,
+        max_frames=args.max_frames,
+    )
+
+
+def run(args: argparse.Namespace) -> dict:
+    from vvt.eval.runner import QualityConfig, run_quality
+
+    config = QualityConfig(
+        data=args.data,
+        out=args.out,
+        split=args.split,
+        pairs=args.pairs,
+        layout=args.layout,
+        model=args.model,
+        steps=args.steps,
+        eval=eval_config(args, args.size),
+        max_items=args.max_items,
+    )
+    result = run_quality(config)
+    print((args.out / "quality.md").read_text())
+    # `vvt bench` writes the returned dict (plus the environment) to args.out: point it at the JSON report
+    args.out = args.out / "quality.json"
+    return result

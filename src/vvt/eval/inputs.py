@@ -1,0 +1,164 @@
+"""Finding, matching and reading what is evaluated: folders of videos (files or frame folders) or images.
+
+Items are matched by name: a file's stem (``upper1.mp4`` -> ``upper1``) or a frame folder's name. Everything
+wrong with a prediction/ground-truth/mask set is collected first and raised as one error listing every
+offending item: names present on one side only, frame counts and frame sizes that differ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from vvt.errors import InputFileError, ShapeMismatchError
+from vvt.io import read_image, read_mask, read_video, video_info
+from vvt.io.image import IMAGE_SUFFIXES
+from vvt.io.video import VIDEO_SUFFIXES
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """Frame count and size of a video or image (an image is one frame)."""
+
+    num_frames: int
+    height: int
+    width: int
+    is_video: bool
+
+
+def media_info(path: Path) -> MediaInfo:
+    """Frame count and size read from the header (videos are demuxed, not decoded)."""
+    if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
+        try:
+            with Image.open(path) as im:
+                w, h = im.size
+        except OSError as exc:
+            raise InputFileError(path, f"not a readable image ({exc})") from None
+        return MediaInfo(1, h, w, False)
+    info = video_info(path)
+    return MediaInfo(info.num_frames, info.height, info.width, True)
+
+
+def collect(folder: str | Path, what: str) -> dict[str, Path]:
+    """Name -> path of the videos, frame folders and images directly inside ``folder``."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputFileError(folder, f"{what} folder not found")
+    items: dict[str, Path] = {}
+    duplicates = []
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            if not any(p.suffix.lower() in IMAGE_SUFFIXES for p in entry.iterdir()):
+                continue
+            name = entry.name
+        elif entry.suffix.lower() in VIDEO_SUFFIXES + IMAGE_SUFFIXES:
+            name = entry.stem
+        else:
+            continue
+        if name in items:
+            duplicates.append(f"{name}: both {items[name].name} and {entry.name}")
+        items[name] = entry
+    if duplicates:
+        raise InputFileError(folder, "several files share a name: " + "; ".join(duplicates))
+    if not items:
+        raise InputFileError(folder, f"no videos, frame folders or images found in the {what} folder")
+    return items
+
+
+@dataclass(frozen=True)
+class MatchedItem:
+    """One prediction with its ground truth and (optional) mask, checked to agree in length and size."""
+
+    name: str
+    pred: Path
+    gt: Path
+    mask: Path | None
+    info: MediaInfo
+
+
+def _listing(names: list[str], limit: int = 20) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
+
+
+def match(pred_dir: str | Path, gt_dir: str | Path, masks_dir: str | Path | None = None) -> list[MatchedItem]:
+    """Pair predictions with ground truths (and masks) by name; raise one error listing every mismatch.
+
+    Raises:
+        InputFileError: a folder is missing or holds nothing to evaluate.
+        ShapeMismatchError: names only on one side, or frame counts / frame sizes that differ.
+    """
+    preds, gts = collect(pred_dir, "prediction"), collect(gt_dir, "ground-truth")
+    masks = collect(masks_dir, "mask") if masks_dir is not None else {}
+    problems = []
+    only_pred = sorted(set(preds) - set(gts))
+    only_gt = sorted(set(gts) - set(preds))
+    if only_pred:
+        problems.append(f"{len(only_pred)} prediction(s) without ground truth: {_listing(only_pred)}")
+    if only_gt:
+        problems.append(f"{len(only_gt)} ground truth(s) without prediction: {_listing(only_gt)}")
+    if masks_dir is not None:
+        no_mask = sorted(set(gts) - set(masks))
+        if no_mask:
+            problems.append(f"{len(no_mask)} item(s) without a mask in {masks_dir}: {_listing(no_mask)}")
+    items = []
+    for name in sorted(set(preds) & set(gts)):
+        p, g = media_info(preds[name]), media_info(gts[name])
+        if p.num_frames != g.num_frames:
+            problems.append(f"{name}: prediction has {p.num_frames} frame(s), ground truth {g.num_frames}")
+        if (p.height, p.width) != (g.height, g.width):
+            problems.append(
+                f"{name}: prediction is {p.height}x{p.width} (HxW), ground truth {g.height}x{g.width}"
+            )
+        mask = masks.get(name)
+        if mask is not None:
+            m = media_info(mask)
+            if m.num_frames != g.num_frames:
+                problems.append(f"{name}: mask has {m.num_frames} frame(s), ground truth {g.num_frames}")
+            if (m.height, m.width) != (g.height, g.width):
+                problems.append(
+                    f"{name}: mask is {m.height}x{m.width} (HxW), ground truth {g.height}x{g.width}"
+                )
+        items.append(MatchedItem(name, preds[name], gts[name], mask, g))
+    if problems:
+        listed = "\n".join(f"  - {p}" for p in problems)
+        raise ShapeMismatchError(
+            f"predictions {pred_dir} and ground truth {gt_dir} do not match "
+            f"({len(problems)} problem(s)):\n{listed}"
+        )
+    return items
+
+
+def read_frames(path: Path, max_frames: int | None = None, size: tuple[int, int] | None = None) -> np.ndarray:
+    """Frames ``(N, H, W, 3)`` uint8 RGB of a video or image; optionally the first ``max_frames``, resized."""
+    if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
+        frames = read_image(path)[None]
+    else:
+        frames = read_video(path, max_frames=max_frames)[0]
+    if size is not None and frames.shape[1:3] != tuple(size):
+        frames = np.stack([cv2.resize(f, (size[1], size[0]), interpolation=cv2.INTER_AREA) for f in frames])
+    return frames
+
+
+def read_mask_frames(
+    path: Path, max_frames: int | None = None, size: tuple[int, int] | None = None
+) -> np.ndarray:
+    """Mask frames ``(N, H, W)`` bool (grey >= 128 is inside) of a mask video or image (nearest resize)."""
+    if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
+        masks = read_mask(path)[None]
+    else:
+        masks = read_video(path, max_frames=max_frames)[0].mean(axis=-1) >= 128
+    if size is not None and masks.shape[1:3] != tuple(size):
+        masks = np.stack(
+            [
+                cv2.resize(m.astype(np.uint8), (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
+                for m in masks
+            ]
+        ).astype(bool)
+    return masks

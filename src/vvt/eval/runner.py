@@ -1,0 +1,286 @@
+"""The quality benchmark: run try-on methods over a dataset split and score them the papers' way.
+
+For every test sample of the split (read with :func:`vvt.data.layouts.read_layout`) each method writes its
+prediction to ``OUT/predictions/<method>/<sample name>.mp4``; one :class:`~vvt.eval.evaluator.Evaluator` then
+scores all methods in the same pass (each ground truth, its optical flow and its features are computed once).
+
+Methods: ``copy_agnostic`` and ``naive_paste`` (:mod:`vvt.eval.baselines`) always; ``realvvt`` when a
+checkpoint folder is given (:class:`vvt.realvvt.pipeline.RealVVTPipeline`, seeded per sample).
+
+What each sample is compared with:
+
+* ``--pairs paired``: the garment worn in the video; the ground truth is the person video itself
+  (reconstruction). A video without a paired garment (e.g. the ViViD samples, whose garments are other
+  clothes) is scored for ``copy_agnostic`` only, the other methods list it as skipped.
+* ``--pairs unpaired``: another garment. SynthVVT renders the person wearing it (``ground_truth/``), which
+  is then the ground truth; real data has none, so the full-reference metrics (SSIM, PSNR, LPIPS, masked
+  SSIM) are absent and FID/KID/VFID compare the predictions with the split's real person videos (the
+  unpaired protocol of the papers).
+* the temporal metrics always take their motion from the source person video, which moves exactly as the
+  try-on must, and their region from the agnostic mask.
+
+Outputs: ``OUT/quality.json`` (every number, per-item values, skipped samples, the protocol) and
+``OUT/quality.md`` (the table in the papers' column order, then our temporal metrics).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from vvt.data.sample import Sample
+from vvt.errors import InputFileError
+from vvt.eval import baselines
+from vvt.eval.evaluator import EvalConfig, Evaluator
+from vvt.eval.inputs import read_frames, read_mask_frames
+from vvt.io import atomic_write_text, read_image, read_mask, write_video
+
+log = logging.getLogger(__name__)
+
+BASELINES = ("copy_agnostic", "naive_paste")
+MODEL_METHOD = "realvvt"
+VIDEO_COLUMNS = (
+    "ssim",
+    "lpips",
+    "vfid_i3d",
+    "vfid_resnext",
+    "fid",
+    "kid",
+    "is",
+    "psnr",
+    "masked_ssim",
+    "warp_error",
+    "flicker",
+)
+IMAGE_COLUMNS = ("ssim", "lpips", "fid", "kid", "is", "psnr", "masked_ssim")
+HEADERS = {
+    "ssim": "SSIM ↑",
+    "lpips": "LPIPS ↓",
+    "vfid_i3d": "VFID_I3D ↓",
+    "vfid_resnext": "VFID_ResNeXt ↓",
+    "fid": "FID ↓",
+    "kid": "KID×1000 ↓",
+    "is": "IS ↑",
+    "psnr": "PSNR ↑",
+    "masked_ssim": "mask SSIM ↑",
+    "warp_error": "warp err ↓",
+    "flicker": "flicker ↓",
+}
+FORMATS = {
+    "ssim": "{:.4f}",
+    "lpips": "{:.4f}",
+    "vfid_i3d": "{:.3f}",
+    "vfid_resnext": "{:.4f}",
+    "fid": "{:.2f}",
+    "kid": "{:.3f}",
+    "is": "{:.3f}",
+    "psnr": "{:.2f}",
+    "masked_ssim": "{:.4f}",
+    "warp_error": "{:.3g}",
+    "flicker": "{:.4f}",
+}
+
+
+@dataclass
+class QualityConfig:
+    """Settings of ``vvt bench quality`` (see :func:`run_quality`)."""
+
+    data: Path
+    out: Path
+    split: str = "test"
+    pairs: str = "paired"
+    layout: str = "auto"
+    model: Path | None = None
+    steps: int = 25
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    max_items: int | None = None
+
+
+class _Skip(Exception):
+    """A method cannot run on a sample (the reason is recorded in the report, nothing is written)."""
+
+
+@dataclass
+class _Inputs:
+    agnostic: np.ndarray
+    mask: np.ndarray
+    fps: float
+    garment: np.ndarray | None
+    garment_mask: np.ndarray | None
+    sample: Sample
+
+
+def _load_inputs(sample: Sample, cfg: EvalConfig) -> _Inputs:
+    from vvt.io import video_info
+
+    if sample.agnostic is None or sample.agnostic_mask is None:
+        raise InputFileError(
+            sample.person or sample.name, "the benchmark needs agnostic and agnostic_mask streams"
+        )
+    agnostic = read_frames(sample.agnostic, cfg.max_frames, cfg.size)
+    mask = read_mask_frames(sample.agnostic_mask, cfg.max_frames, cfg.size)
+    fps = video_info(sample.person).fps if sample.is_video else 1.0
+    garment = read_image(sample.garment) if sample.garment is not None else None
+    garment_mask = read_mask(sample.garment_mask) if sample.garment_mask is not None else None
+    if garment is not None and garment_mask is not None and garment_mask.shape != garment.shape[:2]:
+        garment_mask = None  # a mask of another size cannot cut this photo out; fall back to non-white pixels
+    return _Inputs(agnostic, mask, fps, garment, garment_mask, sample)
+
+
+class _Methods:
+    """Produces each method's prediction ``(N, H, W, 3)`` uint8 for a sample (or raises :class:`_Skip`)."""
+
+    def __init__(self, config: QualityConfig):
+        self.config = config
+        self.names = list(BASELINES) + ([MODEL_METHOD] if config.model is not None else [])
+        self.pipeline = self._load_pipeline(config.model) if config.model is not None else None
+
+    def _load_pipeline(self, path: Path):
+        from vvt.realvvt.pipeline import RealVVTPipeline
+
+        if not (path / "model_index.json").is_file():
+            raise InputFileError(
+                path,
+                "not a RealVVT pipeline folder (no model_index.json; save one with "
+                "RealVVTPipeline.save_pretrained or `vvt train`)",
+            )
+        pipe = RealVVTPipeline.from_pretrained(path)
+        pipe.to(self.config.eval.device)
+        pipe.set_progress_bar_config(disable=True)
+        return pipe
+
+    def predict(self, method: str, inputs: _Inputs, index: int) -> np.ndarray:
+        if method == "copy_agnostic":
+            return baselines.copy_agnostic(inputs.agnostic)
+        if inputs.garment is None:
+            raise _Skip("no garment for this sample (the layout pairs none with this video)")
+        if method == "naive_paste":
+            return baselines.naive_paste(inputs.agnostic, inputs.mask, inputs.garment, inputs.garment_mask)
+        return self._realvvt(inputs, index)
+
+    def _realvvt(self, inputs: _Inputs, index: int) -> np.ndarray:
+        from vvt.pose.densepose import to_vvt_iuv
+
+        sample, cfg = inputs.sample, self.config.eval
+        if sample.densepose is None:
+            raise _Skip("no DensePose stream")
+        try:
+            densepose = to_vvt_iuv(
+                read_frames(sample.densepose, cfg.max_frames, cfg.size), sample.densepose_format
+            )
+        except ValueError as exc:
+            raise _Skip(f"DensePose not convertible: {exc}") from None
+        if not inputs.mask.any():
+            raise _Skip("the agnostic mask is empty in every frame")
+        generator = torch.Generator(device="cpu").manual_seed(cfg.seed + index)
+        frames = self.pipeline(
+            inputs.agnostic,
+            inputs.mask,
+            densepose,
+            inputs.garment,
+            num_inference_steps=self.config.steps,
+            generator=generator,
+            output_type="np",
+        ).frames
+        return (np.clip(frames, 0, 1) * 255).round().astype(np.uint8)
+
+
+def _ground_truth(sample: Sample, pairs: str) -> Path | None:
+    if pairs == "paired":
+        return sample.person
+    return sample.extra.get("gt_person")
+
+
+def run_quality(config: QualityConfig) -> dict:
+    """Run every method on the split, score them, write ``quality.json`` and ``quality.md`` in ``config.out``.
+
+    Returns:
+        the JSON report (also written to ``OUT/quality.json``).
+    """
+    from vvt.data.layouts import read_layout
+
+    samples = read_layout(config.data, layout=config.layout, split=config.split, pairs=config.pairs)
+    samples = samples[: config.max_items] if config.max_items else samples
+    methods = _Methods(config)
+    evaluator = Evaluator(config.eval, methods.names)
+    skipped: dict[str, list[str]] = {m: [] for m in methods.names}
+    pred_root = config.out / "predictions"
+    is_video = all(s.is_video for s in samples)
+    for index, sample in enumerate(tqdm(samples, desc="quality benchmark", unit="sample")):
+        inputs = _load_inputs(sample, config.eval)
+        preds = {}
+        for method in methods.names:
+            try:
+                frames = methods.predict(method, inputs, index)
+            except _Skip as reason:
+                skipped[method].append(f"{sample.name}: {reason}")
+                continue
+            preds[method] = write_video(
+                pred_root / method / f"{sample.name}.mp4", frames, fps=inputs.fps, crf=0
+            )
+        gt = _ground_truth(sample, config.pairs)
+        if gt is None:
+            evaluator.add_real(sample.person)
+        evaluator.add(sample.name, preds, gt=gt, reference=sample.person, mask=sample.agnostic_mask)
+    report = evaluator.report()
+    result = {
+        "data": str(config.data),
+        "split": config.split,
+        "pairs": config.pairs,
+        "model": str(config.model or ""),
+        "samples": len(samples),
+        "kind": "video" if is_video else "image",
+        "skipped": skipped,
+        **report,
+    }
+    config.out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(config.out / "quality.json", json.dumps(result, indent=2) + "\n")
+    atomic_write_text(config.out / "quality.md", markdown_table(result))
+    return result
+
+
+def markdown_table(result: dict) -> str:
+    """The report as a Markdown table in the papers' column order, followed by the absent metrics' reasons."""
+    columns = VIDEO_COLUMNS if result["kind"] == "video" else IMAGE_COLUMNS
+    lines = [
+        f"# Quality: {result['data']} ({result['split']}, {result['pairs']})",
+        "",
+        "| Method | " + " | ".join(HEADERS[c] for c in columns) + " |",
+        "|---" * (len(columns) + 1) + "|",
+    ]
+    reasons: dict[str, str] = {}
+    for method, rep in result["methods"].items():
+        cells = []
+        for c in columns:
+            value = rep["metrics"].get(c)
+            if value is None:
+                cells.append("n/a")
+                reasons.setdefault(c, rep["absent"].get(c, "not requested"))
+            else:
+                cells.append(FORMATS[c].format(value))
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    real = result["real_set"]["items"]
+    lines += [
+        "",
+        f"{result['samples']} sample(s)"
+        + (f"; FID/KID/VFID reference set: {real} item(s)." if real else "."),
+    ]
+    by_reason: dict[str, list[str]] = {}
+    for c, r in reasons.items():
+        by_reason.setdefault(r, []).append(HEADERS[c][:-2])
+    if by_reason:
+        lines += ["", "n/a:"] + [f"- {', '.join(cols)}: {r}" for r, cols in by_reason.items()]
+    skipped = {m: s for m, s in result["skipped"].items() if s}
+    if skipped:
+        lines += ["", "Skipped samples:"] + [
+            f"- {m}: {len(s)} ({s[0]}{', ...' if len(s) > 1 else ''})" for m, s in skipped.items()
+        ]
+    protocol = result["protocol"]
+    lines += ["", "Protocol:"] + [f"- {k}: {v}" for k, v in protocol.items()]
+    return "\n".join(lines) + "\n"
