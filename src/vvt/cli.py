@@ -18,12 +18,12 @@ from vvt.errors import VVTError
 
 # name -> (module, one-line description shown by `vvt --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "bench": ("vvt.commands.bench", "speed and memory benchmarks that write JSON (synth, realvvt, preprocess, ...)"),
     "synth": ("vvt.commands.synth", "generate SynthVVT: procedural try-on videos with exact ground truth"),
     "preprocess": ("vvt.commands.preprocess", "person videos/photos, garment photos -> ViViD layout (offline)"),
     "train": ("vvt.commands.train", "train with accelerate (vae, realvvt, fashionmirror) and report on a tiny run"),
     "tryon": ("vvt.commands.tryon", "try on a garment: RealVVT (video), FashionMirror (image + pose video)"),
     "eval": ("vvt.commands.eval", "score predictions vs ground truth: SSIM, LPIPS, FID/KID, VFID, temporal"),
+    "bench": ("vvt.commands.bench", "benchmarks that write JSON: synth, preprocess, realvvt, fashionmirror, quality"),
 }
 
 

@@ -79,7 +79,9 @@ def try_on(
     cfg = config.sample
     device = item["agnostic"].device
     generator = torch.Generator(device=device).manual_seed(cfg.seed if seed is None else seed)
-    frames = model.pipeline()(
+    pipeline = model.pipeline()
+    pipeline.set_progress_bar_config(disable=True)  # callers (sample videos, reports) show their own bar
+    frames = pipeline(
         agnostic=item["agnostic"],
         agnostic_mask=item["agnostic_mask"],
         densepose=item["densepose"],
