@@ -116,6 +116,7 @@ def test_read_video_max_frames(tmp_path):
     path = write_video(tmp_path / "a.mp4", smooth_clip())
     got, _ = read_video(path, max_frames=2)
     assert got.shape == (2, 64, 48, 3)
+    np.testing.assert_array_equal(got, read_video(path)[0][:2])  # the first two frames, decoded alike
 
 
 def test_failed_write_leaves_previous_file_and_no_temporaries(tmp_path):

@@ -113,6 +113,30 @@ def test_smooth_masks_removes_a_one_frame_flicker():
     assert mask_iou_change(m) == 0.0
 
 
+def test_smooth_masks_reads_the_range_from_the_dtype():
+    faint = np.ones((3, 4, 4), np.uint8)  # 1 of 255 everywhere: no person, not a [0, 1] mask
+    assert not smooth_masks(faint, sigma=0.0).any()
+    soft = np.full((3, 4, 4), 0.6, np.float32)
+    assert smooth_masks(soft, sigma=1.0).all() and not smooth_masks(soft * 0.5, sigma=1.0).any()
+
+
+def test_jitter_of_a_single_frame_is_zero():
+    assert mask_iou_change(np.ones((1, 4, 4), bool)) == 0.0
+    assert keypoint_jitter(np.ones((1, 3, 2))) == 0.0
+
+
+def test_keypoints_resized_scales_x_and_y_and_keeps_confidence():
+    kp = Keypoints.empty(2, 100, 50)
+    kp.body[..., :] = (10.0, 20.0, 0.7)
+    kp.face[1, 3] = (4.0, 6.0, 1.0)
+    out = kp.resized(300, 100)
+    assert (out.width, out.height) == (300, 100)
+    np.testing.assert_allclose(out.body[0, 0], (30.0, 40.0, 0.7), rtol=1e-6)
+    np.testing.assert_allclose(out.face[1, 3], (12.0, 12.0, 1.0))
+    assert kp.body[0, 0, 0] == 10.0  # the original is untouched
+    np.testing.assert_array_equal(kp.copy().all_points(), kp.all_points())
+
+
 def test_keypoint_jitter_known_answers():
     steps = np.zeros((5, 1, 2))
     steps[:, 0, 0] = [0, 3, 3, 7, 7]  # displacements 3, 0, 4, 0

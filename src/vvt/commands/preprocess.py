@@ -53,10 +53,13 @@ def run(args: argparse.Namespace) -> int:
     log = logging.getLogger("vvt.commands.preprocess")
     if args.video is None and args.images is None and not args.garment:
         raise ConfigError("nothing to do: give --video, --images and/or --garment (see --help)")
+    smoothing = Smoothing(not args.no_smoothing, args.min_cutoff, args.beta, args.mask_sigma)
     try:
         gh, gw = (int(x) for x in args.garment_size.lower().split("x"))
     except ValueError:
-        raise ConfigError(f"--garment-size {args.garment_size!r}: expected HxW, e.g. 1024x768") from None
+        gh = gw = 0
+    if gh < 1 or gw < 1:
+        raise ConfigError(f"--garment-size {args.garment_size!r}: expected HxW of positive sizes, e.g. 1024x768")
     for g in args.garment:
         if preprocess_garment(g, args.out, gh, gw, overwrite=args.overwrite):
             log.info("garment %s -> %s/cloth", g, args.out)
@@ -69,7 +72,6 @@ def run(args: argparse.Namespace) -> int:
         inputs += find_inputs(args.images, images=True)
     if not inputs:
         return 0
-    smoothing = Smoothing(not args.no_smoothing, args.min_cutoff, args.beta, args.mask_sigma)
     report = preprocess_many(inputs, args.out, args.category, load_parser(args.parser), smoothing,
                              overwrite=args.overwrite, measure_jitter=args.jitter_report)
     print(f"preprocessed {len(report['done'])}, skipped {len(report['skipped'])} (already done), "

@@ -43,6 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from vvt.data.layouts import EXTRA_STREAMS
 from vvt.data.sample import Sample
 from vvt.errors import ConfigError, LayoutError, VideoError
 from vvt.io import frame_files, iter_frames, read_image, video_info
@@ -59,12 +60,11 @@ ALL_STREAMS = FRAME_STREAMS + GARMENT_STREAMS
 DEFAULT_STREAMS = ("person", "agnostic", "agnostic_mask", "densepose", "garment", "garment_mask")
 #: what FashionMirror trains on (Sec. 4.1, FashionVideo): person frames and their skeletons
 SEQUENCE_STREAMS = ("person", "skeleton")
-_EXTRA_STREAMS = ("worn_mask", "gt_person", "gt_worn_mask")
 
 
 def stream_path(sample: Sample, name: str) -> Path | None:
     """The file of stream ``name`` of ``sample`` (``worn_mask`` / ``gt_*`` live in ``sample.extra``)."""
-    if name in _EXTRA_STREAMS:
+    if name in EXTRA_STREAMS:
         return sample.extra.get(name)
     return getattr(sample, name)
 
@@ -95,10 +95,10 @@ def read_clip(path: Path, indices: Sequence[int]) -> np.ndarray:
         got = {i: read_image(files[i]) for i in wanted}
     else:
         got = {}
-        last = wanted[-1]
+        last, needed = wanted[-1], set(wanted)
         with contextlib.closing(iter_frames(path)) as frames:
             for i, frame in enumerate(frames):
-                if i in wanted:
+                if i in needed:
                     got[i] = frame
                 if i >= last:
                     break

@@ -95,6 +95,18 @@ def _read_pairs(path: Path, columns: int, problems: _Problems) -> list[tuple[int
     return rows
 
 
+def _optional(folder: Path, name: str, owner: str, root: Path, problems: _Problems) -> Path | None:
+    """``folder/name``, or None when ``folder`` is absent; a present folder that lacks the file is a problem
+    of ``owner`` (an optional stream of a layout)."""
+    if not folder.is_dir():
+        return None
+    path = folder / name
+    if not path.is_file():
+        problems.add(f"{owner}: {_rel(path, root)} not found")
+        return None
+    return path
+
+
 def _pair_name(person: str, garment: Path | None, paired: bool) -> str:
     return person if paired or garment is None else f"{person}__{garment.stem}"
 
@@ -333,15 +345,6 @@ def read_vitonhd(root: str | Path, split: str = "test", pairs: str = "paired") -
         problems.add(f"missing pair list {pair_file.name}")
     paired = split == "train" or pairs == "paired"
 
-    def optional(folder: str, fname: Callable[[str], str], owner: str) -> Path | None:
-        if not (base / folder).is_dir():
-            return None
-        path = base / folder / fname(owner)
-        if not path.is_file():
-            problems.add(f"{owner}: {_rel(path, root)} not found")
-            return None
-        return path
-
     def cloth_mask(stem: str) -> Path | None:
         folder = base / "cloth-mask"
         if not folder.is_dir():
@@ -364,17 +367,21 @@ def read_vitonhd(root: str | Path, split: str = "test", pairs: str = "paired") -
         if not person.is_file():
             continue
         stem = person.stem  # the person's own streams are checked even when the garment is missing
+
+        def optional(folder: str, name: str, owner: str = stem) -> Path | None:
+            return _optional(base / folder, name, owner, root, problems)
+
         sample = Sample(
             name=_pair_name(stem, garment, paired), dataset="vitonhd", category="upper",
             person=person, garment=garment, garment_mask=None if missing else cloth_mask(garment.stem),
-            agnostic=optional("agnostic-v3.2", lambda s: f"{s}.jpg", stem),
-            agnostic_mask=optional("agnostic-mask", lambda s: f"{s}_mask.png", stem),
-            densepose=optional("image-densepose", lambda s: f"{s}.jpg", stem),
-            keypoints=optional("openpose_json", lambda s: f"{s}_keypoints.json", stem),
-            skeleton=optional("openpose_img", lambda s: f"{s}_rendered.png", stem),
+            agnostic=optional("agnostic-v3.2", f"{stem}.jpg"),
+            agnostic_mask=optional("agnostic-mask", f"{stem}_mask.png"),
+            densepose=optional("image-densepose", f"{stem}.jpg"),
+            keypoints=optional("openpose_json", f"{stem}_keypoints.json"),
+            skeleton=optional("openpose_img", f"{stem}_rendered.png"),
             densepose_format="detectron2_parts", is_video=False, paired=paired, split=split,
         )
-        parse = optional("image-parse-v3", lambda s: f"{s}.png", stem)
+        parse = optional("image-parse-v3", f"{stem}.png")
         if parse is not None:
             sample.extra["parse"] = parse
         if not missing:
@@ -434,15 +441,6 @@ def read_dresscode(root: str | Path, split: str = "test", pairs: str = "paired",
             problems.add(f"missing pair list {_rel(pair_file, root)}")
             continue
 
-        def optional(sub: str, name: str, owner: str, folder: Path = folder) -> Path | None:
-            if not (folder / sub).is_dir():
-                return None
-            path = folder / sub / name
-            if not path.is_file():
-                problems.add(f"{owner}: {_rel(path, root)} not found")
-                return None
-            return path
-
         for num, (person_name, garment_name, *_) in _read_pairs(pair_file, 2, problems):
             person, garment = images / person_name, images / garment_name
             missing = False
@@ -454,19 +452,23 @@ def read_dresscode(root: str | Path, split: str = "test", pairs: str = "paired",
                 continue
             pid = person.stem.rsplit("_", 1)[0]  # the person's streams are checked even without a garment
             owner = f"{CATEGORY_DIRS[cat]}/{person.stem}"
+
+            def optional(sub: str, name: str, folder: Path = folder, owner: str = owner) -> Path | None:
+                return _optional(folder / sub, name, owner, root, problems)
+
             sample = Sample(
                 name=f"{CATEGORY_DIRS[cat]}/{_pair_name(person.stem, garment, paired)}", dataset="dresscode",
                 category=cat, person=person, garment=garment,
-                garment_mask=None if missing else optional("masks", f"{garment.stem}.png", owner),
-                agnostic_mask=optional("agnostic_masks", f"{person.stem}.png", owner),
-                skeleton=optional("skeletons", f"{pid}_5.jpg", owner),
-                densepose=optional("dense", f"{pid}_5.png", owner),
+                garment_mask=None if missing else optional("masks", f"{garment.stem}.png"),
+                agnostic_mask=optional("agnostic_masks", f"{person.stem}.png"),
+                skeleton=optional("skeletons", f"{pid}_5.jpg"),
+                densepose=optional("dense", f"{pid}_5.png"),
                 densepose_format="dresscode_parts", is_video=False, paired=paired, split=split,
             )
             for key, sub, name in (("dresscode_keypoints", "keypoints", f"{pid}_2.json"),
                                    ("label_map", "label_maps", f"{pid}_4.png"),
                                    ("densepose_uv", "dense", f"{pid}_5_uv.npz")):
-                found = optional(sub, name, owner)
+                found = optional(sub, name)
                 if found is not None:
                     sample.extra[key] = found
             if not missing:

@@ -52,6 +52,8 @@ HAND_COLORS = tuple(
     for f in range(5)
 )
 NUM_BODY, NUM_HAND, NUM_FACE = 25, 21, 70
+#: the point groups of :class:`Keypoints`, in the order of :meth:`Keypoints.all_points`
+GROUPS = ("body", "hand_left", "hand_right", "face")
 
 
 @dataclass
@@ -80,7 +82,23 @@ class Keypoints:
 
     def all_points(self) -> np.ndarray:
         """``(N, 137, 3)``: body, left hand, right hand, face."""
-        return np.concatenate([self.body, self.hand_left, self.hand_right, self.face], axis=1)
+        return np.concatenate([getattr(self, g) for g in GROUPS], axis=1)
+
+    def copy(self) -> Keypoints:
+        """A deep copy (the arrays are copied)."""
+        return Keypoints(*(getattr(self, g).copy() for g in GROUPS), self.width, self.height)
+
+    def resized(self, width: int, height: int) -> Keypoints:
+        """A copy in pixels of a ``width x height`` frame: ``x`` scaled by ``width / self.width``, ``y`` by
+        ``height / self.height``; confidences unchanged."""
+        out = self.copy()
+        sx, sy = width / self.width, height / self.height
+        for g in GROUPS:
+            arr = getattr(out, g)
+            arr[..., 0] *= sx
+            arr[..., 1] *= sy
+        out.width, out.height = width, height
+        return out
 
 
 _KEYS = (("body", "pose_keypoints_2d", NUM_BODY), ("hand_left", "hand_left_keypoints_2d", NUM_HAND),
@@ -138,25 +156,18 @@ def render_skeleton(kp: Keypoints, t: int, height: int | None = None, width: int
     scaled when ``height``/``width`` differ from the keypoints' own frame size.
     """
     h, w = height or kp.height, width or kp.width
-    sx, sy = w / kp.width, h / kp.height
+    frame = kp[t].resized(w, h)
     canvas = np.zeros((h, w, 3), dtype=np.uint8)
     scale = max(1, round(min(h, w) / 128))
-
-    def scaled(a):
-        a = a[t].copy()
-        a[:, 0] *= sx
-        a[:, 1] *= sy
-        return a
-
-    body = scaled(kp.body)
+    body = frame.body[0]
     _draw_limbs(canvas, body, BODY25_LIMBS, BODY25_COLORS, 2 * scale, min_conf)
     for j in range(NUM_BODY):
         if body[j, 2] > min_conf:
             cv2.circle(canvas, (int(round(body[j, 0])), int(round(body[j, 1]))), 2 * scale,
                        BODY25_COLORS[j], -1, lineType=cv2.LINE_AA)
-    for hand in (scaled(kp.hand_left), scaled(kp.hand_right)):
+    for hand in (frame.hand_left[0], frame.hand_right[0]):
         _draw_limbs(canvas, hand, HAND_LIMBS, HAND_COLORS, scale, min_conf)
-    for p in scaled(kp.face):
+    for p in frame.face[0]:
         if p[2] > min_conf:
             cv2.circle(canvas, (int(round(p[0])), int(round(p[1]))), max(1, scale // 2), (255, 255, 255), -1)
     return canvas

@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from vvt.errors import InputFileError
-from vvt.pose.openpose import Keypoints
+from vvt.pose.openpose import GROUPS, Keypoints
 from vvt.preprocess.people import PersonSelector
 
 log = logging.getLogger(__name__)
@@ -254,7 +254,7 @@ def track_video(frames: list[np.ndarray], width: int, height: int, name: str = "
     converted = {t: _to_openpose(r, width, height) for t, r in results.items()}
     probs = np.zeros((n, *frames[0].shape[:2]), np.uint8)
     for t, (a, b, w) in enumerate(_fill_gaps(found)):
-        for k, attr in enumerate(("body", "hand_left", "hand_right", "face")):
+        for k, attr in enumerate(GROUPS):
             pa, pb = converted[a][k], converted[b][k]
             both = (pa[:, 2] > 0) & (pb[:, 2] > 0)
             value = np.where(both[:, None], (1 - w) * pa + w * pb, pa if w < 0.5 else pb)

@@ -62,7 +62,7 @@ class _Canvas:
 
 
 def body_scale(body: np.ndarray) -> float:
-    """``s``: shoulder width, at least half the neck-to-mid-hip length (pixels)."""
+    """``s``: shoulder width, at least half the neck-to-mid-hip length (pixels), of ``(25, 3)`` BODY_25 ``body``."""
     shoulders = np.linalg.norm(_pt(body, "LShoulder") - _pt(body, "RShoulder"))
     torso = np.linalg.norm(_pt(body, "Neck") - _pt(body, "MidHip"))
     return float(max(shoulders, 0.5 * torso, 2.0))
@@ -82,7 +82,10 @@ def _hips(body: np.ndarray, s: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def upper_region(body: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Torso and arms (see the module docstring), ``(H, W)`` bool, before closing and dilation."""
+    """Torso and arms (see the module docstring), ``(H, W)`` bool, before closing and dilation.
+
+    ``body``: ``(25, 3)`` BODY_25 keypoints in pixels; ``shape``: ``(H, W)``.
+    """
     s = body_scale(body)
     c = _Canvas(shape)
     rs, ls, neck, mid = (_pt(body, k) for k in ("RShoulder", "LShoulder", "Neck", "MidHip"))
@@ -98,7 +101,10 @@ def upper_region(body: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 def lower_region(body: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Waist, hips and legs down to the shins (see the module docstring), ``(H, W)`` bool."""
+    """Waist, hips and legs down to the shins (see the module docstring), ``(H, W)`` bool.
+
+    ``body``: ``(25, 3)`` BODY_25 keypoints in pixels; ``shape``: ``(H, W)``.
+    """
     s = body_scale(body)
     c = _Canvas(shape)
     neck, mid = _pt(body, "Neck"), _pt(body, "MidHip")
@@ -115,7 +121,10 @@ def lower_region(body: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 def skirt_region(body: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Convex hull of hips (at shoulder width), knees and ankles, ``(H, W)`` bool."""
+    """Convex hull of hips (at shoulder width), knees and ankles, ``(H, W)`` bool.
+
+    ``body``: ``(25, 3)`` BODY_25 keypoints in pixels; ``shape``: ``(H, W)``.
+    """
     s = body_scale(body)
     rh, lh = _hips(body, s)
     pts = np.array([rh, lh] + [_pt(body, k) for k in ("RKnee", "LKnee", "RAnkle", "LAnkle")])

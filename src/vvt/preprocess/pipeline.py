@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from vvt.errors import InputFileError, VVTError
+from vvt.errors import ConfigError, InputFileError, VVTError
 from vvt.io import atomic_path, atomic_write_text, read_image, read_video, write_image, write_video
 from vvt.io.image import IMAGE_SUFFIXES
 from vvt.io.video import VIDEO_SUFFIXES
@@ -56,6 +56,11 @@ class Smoothing:
     min_cutoff: float = 1.0
     beta: float = 1.0
     mask_sigma: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not (self.min_cutoff > 0 and self.beta >= 0 and self.mask_sigma >= 0):
+            raise ConfigError(f"smoothing: need min_cutoff > 0 Hz, beta >= 0 and mask_sigma >= 0 frames, got "
+                              f"{self.min_cutoff}, {self.beta}, {self.mask_sigma}")
 
 
 @dataclass
@@ -85,15 +90,6 @@ class ClipResult:
     seconds: dict[str, float] = field(default_factory=dict)
     jitter: dict[str, float] = field(default_factory=dict)
     raw_keypoints: Keypoints | None = None
-
-
-def _scaled(kp: Keypoints, sx: float, sy: float, width: int, height: int) -> Keypoints:
-    out = Keypoints(kp.body.copy(), kp.hand_left.copy(), kp.hand_right.copy(), kp.face.copy(), width, height)
-    for attr in ("body", "hand_left", "hand_right", "face"):
-        arr = getattr(out, attr)
-        arr[..., 0] *= sx
-        arr[..., 1] *= sy
-    return out
 
 
 def _agnostic_masks(category: str, frames_w: list[np.ndarray], kp_w: Keypoints, person_w: np.ndarray,
@@ -159,7 +155,7 @@ def analyse_clip(frames: np.ndarray, fps: float, category: str, parser=None,
     jitter: dict[str, float] = {}
     raw_kp = None
     if measure_jitter:
-        raw_kp = _scaled(track.keypoints, width / w, height / h, width, height)
+        raw_kp = track.keypoints.resized(width, height)
         raw_person = smooth_masks(track.person_prob, 0.0)
         raw_masks = _agnostic_masks(category, frames_w, track.keypoints, raw_person, parser)
         scale = width / w
@@ -174,7 +170,7 @@ def analyse_clip(frames: np.ndarray, fps: float, category: str, parser=None,
         }
 
     tick = time.perf_counter()
-    kp = _scaled(kp_w, width / w, height / h, width, height)
+    kp = kp_w.resized(width, height)
     person = _upsize_masks(person_w, height, width)
     masks = _upsize_masks(masks_w, height, width)
     agnostic = np.stack([agnostic_frame(f, m) for f, m in zip(frames, masks)])

@@ -18,7 +18,7 @@ import math
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from vvt.pose.openpose import Keypoints
+from vvt.pose.openpose import GROUPS, Keypoints
 
 
 def _alpha(cutoff: np.ndarray | float, fps: float) -> np.ndarray:
@@ -67,9 +67,8 @@ def smooth_keypoints(kp: Keypoints, fps: float, min_cutoff: float = 1.0, beta: f
     frames without it are left as they were. Confidences are not changed.
     """
     scale = float(max(kp.width, kp.height))
-    out = Keypoints(kp.body.copy(), kp.hand_left.copy(), kp.hand_right.copy(), kp.face.copy(),
-                    kp.width, kp.height)
-    for attr in ("body", "hand_left", "hand_right", "face"):
+    out = kp.copy()
+    for attr in GROUPS:
         arr = getattr(out, attr)
         present = arr[:, :, 2].max(axis=1) > 0
         for start, stop in _runs(present):
@@ -87,12 +86,15 @@ def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
 
 
 def smooth_masks(prob: np.ndarray, sigma: float = 1.0) -> np.ndarray:
-    """Temporal Gaussian smoothing of soft masks ``(N, H, W)`` (any dtype), then threshold at half range.
+    """Temporal Gaussian smoothing of soft masks ``(N, H, W)``, then threshold at half range.
 
+    ``prob``: integer dtype in 0..255 (threshold 127.5), or float / bool in [0, 1] (threshold 0.5); the
+    range comes from the dtype, not the values, so a clip of faint probabilities is not read as [0, 1].
     ``sigma`` is in frames; ``0`` only thresholds. Returns ``(N, H, W)`` bool.
     """
-    prob = np.asarray(prob, dtype=np.float32)
-    half = 127.5 if prob.max(initial=0) > 1 else 0.5
+    prob = np.asarray(prob)
+    half = 127.5 if np.issubdtype(prob.dtype, np.integer) else 0.5
+    prob = prob.astype(np.float32)
     if sigma > 0 and len(prob) > 1:
         prob = gaussian_filter1d(prob, sigma, axis=0, mode="nearest")
     return prob >= half
@@ -107,7 +109,11 @@ def keypoint_jitter(points: np.ndarray, reference: np.ndarray | None = None,
         reference: ``(N, K, 2)`` true keypoints; the jitter is then ``mean |dp_t - dg_t|``
             (``dp_t = p_{t+1} - p_t``), i.e. 0 for a perfect tracker whatever the motion.
         valid: ``(N, K)`` bool, points to count (a step counts when both of its frames are valid).
+
+    A clip of fewer than 2 frames (or without a valid step) has no frame-to-frame motion: 0.
     """
+    if len(points) < 2:
+        return 0.0
     d = np.diff(np.asarray(points, dtype=np.float64), axis=0)
     if reference is not None:
         d = d - np.diff(np.asarray(reference, dtype=np.float64), axis=0)
@@ -119,8 +125,11 @@ def keypoint_jitter(points: np.ndarray, reference: np.ndarray | None = None,
 
 
 def mask_iou_change(masks: np.ndarray) -> float:
-    """Mean ``1 - IoU(m_t, m_{t+1})`` of a bool mask clip ``(N, H, W)`` (0 = perfectly stable)."""
+    """Mean ``1 - IoU(m_t, m_{t+1})`` of a bool mask clip ``(N, H, W)`` (0 = perfectly stable, and for
+    fewer than 2 frames)."""
     m = np.asarray(masks, dtype=bool)
+    if len(m) < 2:
+        return 0.0
     inter = (m[1:] & m[:-1]).reshape(len(m) - 1, -1).sum(1)
     union = (m[1:] | m[:-1]).reshape(len(m) - 1, -1).sum(1)
     iou = np.where(union > 0, inter / np.maximum(union, 1), 1.0)

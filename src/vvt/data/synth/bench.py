@@ -30,11 +30,12 @@ def run(args: argparse.Namespace) -> dict:
     import cv2
     import numpy as np
 
-    from vvt.data.synth.render import LABELS, agnostic_image
+    from vvt.data.synth.render import LABELS
     from vvt.data.synth.writer import SynthConfig, make_scene, outfit, plan
     from vvt.io import write_video
     from vvt.pose.densepose import encode_iuv
     from vvt.pose.openpose import Keypoints, render_skeleton
+    from vvt.preprocess.masks import agnostic_frame
 
     cv2.setNumThreads(1)
     h, w = (int(x) for x in args.size.lower().split("x"))
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> dict:
             tick()
             mask = scene.agnostic_mask(geom, person.category)
             tick()
-            agnostic_image(r.rgb, mask)
+            agnostic_frame(r.rgb, mask)
             tick()
             kp = Keypoints.empty(1, w, h)
             kp.body[0] = geom.keypoints

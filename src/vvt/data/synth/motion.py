@@ -137,7 +137,8 @@ def sample_motion(rng: np.random.Generator, speed: float = 1.0) -> MotionSpec:
 
 
 def pose_at(spec: MotionSpec, t: float) -> PoseState:
-    """The pose at time ``t`` seconds: a smooth (C1) function of ``t``."""
+    """The pose at time ``t`` seconds: a continuous function of ``t``, smooth (C1) except the walking bob
+    ``root_y``, which follows ``|sin|`` and so bounces (a kink) at each step."""
     a, f, ph = spec.amp, spec.freq, spec.phase
 
     def wave(p: str) -> float:

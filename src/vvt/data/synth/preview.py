@@ -48,17 +48,7 @@ def preview_block(person, clip) -> np.ndarray:
     gt_garment = _tile(product_image(person.unpaired[0])[0], th, tw) if gt_name else white
     rows = []
     for k, t in enumerate(frames):
-        tiles = [garment if k == 0 else white] + [
-            _tile(s[t], th, tw)
-            for s in (
-                clip.person,
-                clip.agnostic,
-                clip.agnostic_mask,
-                clip.densepose,
-                clip.skeleton,
-                clip.worn_mask,
-            )
-        ]
+        tiles = [garment if k == 0 else white] + [_tile(s[t], th, tw) for s in clip.streams().values()]
         tiles += [gt_garment if k == 0 else white, _tile(gt[0][t], th, tw) if gt_name else white]
         rows.append(np.concatenate(tiles, axis=1))
     block = np.concatenate(rows, axis=0)

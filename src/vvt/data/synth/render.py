@@ -67,7 +67,6 @@ DENSEPOSE_PARTS = {
 }
 HEAD_RIGHT, HEAD_LEFT = 23, 24
 LABELS = {"background": 0, "skin": 1, "hair": 2, "shoes": 3, "other_garment": 4, "target_garment": 5}
-GREY = 128  # agnostic fill, as in ViViD's agnostic videos
 
 
 def body_bands(points: dict[str, np.ndarray], body: BodySpec, scale: float, yaw: float) -> dict[str, Segment]:
@@ -454,10 +453,3 @@ class Scene:
         r = max(1, round(0.025 * min(self.height, self.width)))
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
         return cv2.dilate(mask, kernel).astype(bool)
-
-
-def agnostic_image(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """The clothing-agnostic frame: ``rgb`` (H, W, 3) with ``mask`` (H, W) filled grey."""
-    out = rgb.copy()
-    np.copyto(out, np.uint8(GREY), where=mask[..., None])
-    return out

@@ -45,7 +45,6 @@ from vvt.data.synth.render import (
     LABELS,
     Background,
     Scene,
-    agnostic_image,
     mannequin,
 )
 from vvt.data.synth.textures import TEXTURE_FAMILIES
@@ -53,6 +52,7 @@ from vvt.errors import ConfigError, VVTError
 from vvt.io import atomic_path, atomic_write_text, write_image, write_video
 from vvt.pose.densepose import encode_iuv
 from vvt.pose.openpose import Keypoints, render_skeleton_video, save_keypoints
+from vvt.preprocess.masks import agnostic_frame
 
 log = logging.getLogger(__name__)
 
@@ -234,6 +234,11 @@ class RenderedClip:
     keypoints: Keypoints
     ground_truth: dict[str, tuple[np.ndarray, np.ndarray]]  # garment name -> (person video, worn mask)
 
+    def streams(self) -> dict[str, np.ndarray]:
+        """The per-frame streams by their folder names (:data:`STREAMS` order)."""
+        arrays = (self.person, self.agnostic, self.agnostic_mask, self.densepose, self.skeleton, self.worn_mask)
+        return dict(zip(STREAMS, arrays))
+
 
 def render_clip(cfg: SynthConfig, person: PersonPlan) -> RenderedClip:
     """Render every stream of ``person`` (and the ground truth of its unpaired garments)."""
@@ -255,7 +260,7 @@ def render_clip(cfg: SynthConfig, person: PersonPlan) -> RenderedClip:
         for g in person.unpaired:
             rg = scene.render(geom, outfit(person, g))
             gt[g.name][0][t], gt[g.name][1][t] = rg.rgb, rg.label == LABELS["target_garment"]
-    agn = np.stack([agnostic_image(f, m) for f, m in zip(rgb, agn_mask)])
+    agn = np.stack([agnostic_frame(f, m) for f, m in zip(rgb, agn_mask)])
     return RenderedClip(rgb, agn, agn_mask, dp, render_skeleton_video(kp), worn, kp, gt)
 
 
@@ -264,11 +269,11 @@ def _video_entry(vid: str, cfg: SynthConfig) -> str:
 
 
 def _write_stream(path: Path, frames: np.ndarray, cfg: SynthConfig) -> None:
-    if frames.dtype == bool:
-        frames = np.repeat(frames[..., None].astype(np.uint8) * 255, 3, axis=-1)
-    write_video(path, frames, cfg.fps, lossless=True) if cfg.video_format == "mp4" else write_video(
-        path, frames
-    )
+    """Write ``(N, H, W, 3)`` uint8 or ``(N, H, W)`` bool frames (``write_video`` expands masks)."""
+    if cfg.video_format == "mp4":
+        write_video(path, frames, cfg.fps, lossless=True)
+    else:
+        write_video(path, frames)
 
 
 def _check_out_dir(out_dir: Path) -> None:
@@ -367,17 +372,7 @@ def generate(out_dir: str | Path, cfg: SynthConfig = SynthConfig()) -> Path:
             folder = tmp / CATEGORY_DIRS[person.category]
             clip = render_clip(cfg, person)
             entry = _video_entry(person.vid, cfg)
-            for name, frames in zip(
-                STREAMS,
-                (
-                    clip.person,
-                    clip.agnostic,
-                    clip.agnostic_mask,
-                    clip.densepose,
-                    clip.skeleton,
-                    clip.worn_mask,
-                ),
-            ):
+            for name, frames in clip.streams().items():
                 _write_stream(folder / name / entry, frames, cfg)
             save_keypoints(folder / "keypoints" / f"{person.vid}.json", clip.keypoints)
             for g in [person.garment, *person.unpaired]:
