@@ -258,3 +258,11 @@ def test_write_sample_video(tmp_path, training):
     skel = _batch(n=3)["skeleton"][0, 1]
     panel = torch.from_numpy(video[0, :, 2 * W : 3 * W].astype(np.float32)).permute(2, 0, 1) / 127.5 - 1
     assert (panel - skel).abs().mean() < 0.05
+    # the last panel is the predicted try-on mask M_c^1 in grey levels (eval mode, as write_sample runs)
+    batch = _batch(n=3, seed=9)
+    training.model.eval()
+    with torch.no_grad():
+        m_c = torch.sigmoid(training.model.cmn.sequence(batch["person"], batch["garment"]).tryon[0, 1, 0])
+    training.model.train()
+    grey = torch.from_numpy(video[0, :, 3 * W :].astype(np.float32)) / 255
+    assert (grey - m_c[..., None]).abs().mean() < 0.03

@@ -6,24 +6,14 @@ import numpy as np
 import pytest
 import torch
 
+from test_fashionmirror_model import TINY, H, W
 from vvt.cli import main
-from vvt.fashionmirror.inference import to_uint8, try_on
+from vvt.fashionmirror.inference import try_on
 from vvt.fashionmirror.model import FashionMirror
 from vvt.fashionmirror.sfe import images_to_tensor, pose_embedding
 from vvt.io import read_video, write_image, write_video
 from vvt.pose.openpose import BODY25, Keypoints, save_keypoints
-
-H, W = 64, 48
-TINY = dict(
-    sample_size=(H, W),
-    cmn_layers=(1, 1, 1, 1),
-    cmn_width_per_group=8,
-    cmn_aspp_channels=8,
-    cmn_atrous_rates=(1, 2, 3),
-    cmn_head_channels=8,
-    base_channels=4,
-    max_channels=16,
-)
+from vvt.train.sample_video import to_uint8_frames
 
 
 def _kp(n: int) -> Keypoints:
@@ -64,7 +54,7 @@ def test_try_on_is_the_autoregressive_generation(inputs):
     t = lambda a: images_to_tensor(a)  # noqa: E731  (sizes already match: no resizing)
     skel = torch.cat([pose_embedding(_kp(1), H, W), pose_embedding(_kp(3), H, W)]).unsqueeze(0)
     guides = torch.cat([t(person[None]), t(pose)]).unsqueeze(0)
-    want = to_uint8(model.generate(t(person[None]), t(garment[None]), guides, skel)[0])
+    want = to_uint8_frames(model.generate(t(person[None]), t(garment[None]), guides, skel)[0])
     np.testing.assert_array_equal(frames, want)
 
 

@@ -126,6 +126,9 @@ def test_empty_data_fails_before_training(tmp_path):
     with pytest.raises(ConfigError, match="training data is empty"):
         Trainer(task, config(tmp_path), name="toy").train()
     assert not (tmp_path / "checkpoints").exists()
+    # periods and counts the loop divides or counts by are checked before anything starts
+    with pytest.raises(ConfigError, match="train.sample_every must be >= 1, got 0; train.keep_last must be >= 0"):
+        Trainer(ToyTask(), config(tmp_path, sample_every=0, keep_last=-1), name="toy")
 
 
 def test_batch_stream_epochs_shards_and_weights():

@@ -180,3 +180,28 @@ def test_two_processes_equal_one_process_with_two_micro_steps(synth, tmp_path):
         torch.testing.assert_close(w2[k], w1[k], rtol=1e-4, atol=1e-5)
     changed = [k for k in w1 if not torch.allclose(w1[k], start[k], atol=1e-5)]
     assert len(changed) > len(w1) // 2  # the two steps really trained
+
+
+def test_report_helpers_known_answers():
+    """SSIM inside a mask skips frames whose mask is empty (NaN when all are); Markdown of None is n/a."""
+    import math
+
+    from vvt.eval.image import masked_ssim
+    from vvt.train.report import finite_mean, frames01, markdown_table, ssim_in_mask
+
+    g = torch.Generator().manual_seed(0)
+    truth = torch.rand(3, 3, 16, 16, generator=g) * 2 - 1
+    pred = (truth + 0.3 * torch.randn(3, 3, 16, 16, generator=g)).clamp(-1, 1)
+    mask = torch.zeros(3, 1, 16, 16)
+    mask[0, :, 4:12, 4:12] = 1
+    mask[2, :, 2:8, :] = 1  # frame 1: empty mask
+    per_frame = masked_ssim(frames01(pred), frames01(truth), mask[:, 0].numpy() > 0.5)
+    assert math.isnan(per_frame[1]) and not math.isnan(per_frame[0])
+    assert ssim_in_mask(pred, truth, mask) == pytest.approx((per_frame[0] + per_frame[2]) / 2, rel=1e-12)
+    assert ssim_in_mask(truth, truth, mask) == pytest.approx(1.0)
+    assert math.isnan(ssim_in_mask(pred, truth, torch.zeros_like(mask)))
+    assert finite_mean([1.0, math.nan, 3.0]) == 2.0 and finite_mean([math.nan]) is None
+    assert frames01(torch.tensor([[[[-1.0, 1.0]]]]).expand(1, 3, 1, 2)).tolist() == [[[[0.0] * 3, [1.0] * 3]]]
+    assert markdown_table("T.", ["a", "b"], {"x": [0.5, None]}) == (
+        "T.\n\n| method | a | b |\n|---|---|---|\n| x | 0.5000 | n/a |\n"
+    )

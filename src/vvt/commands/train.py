@@ -30,13 +30,14 @@ TASKS: dict[str, tuple[str, str, str, str]] = {
 }
 
 EPILOG = """\
-Config: a YAML file or a preset name from vvt/configs (e.g. tiny-synth-vae, tiny-synth) with sections
-train (loop: output_dir, max_steps, batch_size, learning_rate, mixed_precision, checkpoint_every, ...),
-data (sources: [{root, layout, split, weight}], size, frames) and model; override any key with KEY=VALUE
-(YAML values), e.g. train.max_steps=100 model.lambda_agn=0 'data.sources=[{root: data/synth}]'.
+Config: a YAML file or a preset name from vvt/configs (tiny-synth-vae, tiny-synth, tiny-synth-fashionmirror,
+fashionmirror) with sections train (loop: output_dir, max_steps, batch_size, learning_rate, mixed_precision,
+checkpoint_every, ...), data (sources: [{root, layout, split, weight}], size, frames) and model (fashionmirror
+also stages: cmn_steps); override any key with KEY=VALUE (YAML values), e.g. train.max_steps=100
+model.lambda_agn=0 'data.sources=[{root: data/synth}]'.
 
 Outputs in train.output_dir: checkpoints/step-N (resume with --resume latest), samples/step-N.mp4,
-logs/ (tensorboard --logdir OUTPUT_DIR/logs), final/ (EMA weights, diffusers layout).
+logs/ (tensorboard --logdir OUTPUT_DIR/logs), final/ (EMA weights, diffusers-style folder).
 Several processes/GPUs: accelerate launch [--multi_gpu --num_processes N | --config_file
 vvt/configs/accelerate/ddp.yaml] -m vvt.cli train TASK ... (on a CPU-only machine --multi_gpu starts N
 CPU processes over gloo). Ctrl-C saves a checkpoint of the last finished step and exits.
@@ -114,23 +115,8 @@ def run(args: argparse.Namespace) -> int:
     from vvt.config import load_config
 
     if args.task == "report":
-        from vvt.train.fashionmirror_report import is_fashionmirror_run
         from vvt.train.report import print_report, run_report
 
-        if is_fashionmirror_run(args.run):
-            from vvt.train import fashionmirror_report
-
-            report = fashionmirror_report.run_report(
-                args.run,
-                data=args.data,
-                split=args.split,
-                pairs=args.pairs,
-                max_videos=args.max_videos,
-                out=args.out,
-            )
-            print(fashionmirror_report.markdown(report))
-            print("wrote " + ", ".join(report["written"]))
-            return 0
         report = run_report(
             args.run,
             data=args.data,

@@ -10,4 +10,5 @@ Modules, one concept each:
   temporal try-on losses (Eqs. 9-11).
 - :mod:`~vvt.fashionmirror.model`: the whole generator and its training step.
 - :mod:`~vvt.fashionmirror.inference`: person image + garment + pose video -> try-on frames.
+- :mod:`~vvt.fashionmirror.weights`: local torchvision state dicts (ResNet trunk, VGG19).
 """

@@ -45,7 +45,8 @@ from torch import nn
 from torchvision.models.resnet import Bottleneck, ResNet
 from torchvision.models.segmentation.deeplabv3 import ASPP
 
-from vvt.errors import VVTError, WeightsNotFoundError
+from vvt.errors import VVTError
+from vvt.fashionmirror.weights import read_state_dict
 
 log = logging.getLogger(__name__)
 
@@ -88,24 +89,7 @@ def load_resnet_weights(trunk: ResNetTrunk, path: str | Path) -> None:
 
     The ``fc`` keys are ignored; any other missing or unexpected key is an error naming the file.
     """
-    path = Path(path)
-    if path.is_dir():
-        files = sorted([*path.glob("*.safetensors"), *path.glob("*.pth"), *path.glob("*.pt")])
-        if not files:
-            raise WeightsNotFoundError(
-                "CMN ResNet trunk",
-                path / "resnet50.safetensors",
-                "torchvision's resnet50 ImageNet state dict, .safetensors or .pth",
-            )
-        path = files[0]
-    if not path.is_file():
-        raise WeightsNotFoundError("CMN ResNet trunk", path)
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        state = load_file(str(path))
-    else:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+    path, state = read_state_dict(path, "CMN ResNet trunk", "resnet50")
     state = {k: v for k, v in state.items() if not k.startswith("fc.")}
     missing, unexpected = trunk.load_state_dict(state, strict=False)
     if missing or unexpected:

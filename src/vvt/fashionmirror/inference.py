@@ -25,10 +25,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from vvt.errors import ShapeMismatchError, WeightsNotFoundError
+from vvt.errors import ShapeMismatchError, VVTError, WeightsNotFoundError
 from vvt.fashionmirror.model import FashionMirror
 from vvt.fashionmirror.sfe import images_to_tensor, pose_embedding
 from vvt.pose.openpose import Keypoints
+from vvt.train.sample_video import to_uint8_frames
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,11 @@ def load_model(path: str | Path, device: str = "cpu") -> FashionMirror:
             path / FashionMirror.config_name,
             "a folder written by FashionMirror.save_pretrained (config.json + weights)",
         )
-    return FashionMirror.from_pretrained(path).to(device).eval()
+    model = FashionMirror.from_pretrained(path)
+    try:
+        return model.to(device).eval()
+    except (RuntimeError, AssertionError) as exc:  # torch: unknown device, CUDA unavailable, out of memory
+        raise VVTError(f"FashionMirror {path}: cannot move the model onto device {device!r}: {exc}") from None
 
 
 def detect_keypoints(frames: Sequence[np.ndarray], name: str, static: bool = False) -> Keypoints:
@@ -62,11 +67,6 @@ def _image_tensor(image: np.ndarray, size: tuple[int, int], device: str) -> torc
     interp = cv2.INTER_AREA if image.shape[0] > h else cv2.INTER_LINEAR
     resized = cv2.resize(np.ascontiguousarray(image), (w, h), interpolation=interp)
     return images_to_tensor(resized[None]).to(device)
-
-
-def to_uint8(frames: torch.Tensor) -> np.ndarray:
-    """``(N, 3, H, W)`` in [-1, 1] -> ``(N, H, W, 3)`` uint8."""
-    return ((frames.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
 
 
 def try_on(
@@ -115,5 +115,5 @@ def try_on(
     for frame in tqdm(
         frames, total=len(pose_frames), desc="FashionMirror try-on", unit="frame", disable=not progress
     ):
-        out.append(to_uint8(frame)[0])
+        out.append(to_uint8_frames(frame)[0])
     return np.stack(out)

@@ -27,8 +27,9 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models.vgg import cfgs, make_layers
 
-from vvt.errors import VVTError, WeightsNotFoundError
+from vvt.errors import VVTError
 from vvt.fashionmirror.warp import gaussian_warp, resize_flow
+from vvt.fashionmirror.weights import read_state_dict
 
 log = logging.getLogger(__name__)
 
@@ -117,23 +118,7 @@ class VGG19Features(nn.Module):
         self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1), persistent=False)
 
     def _load(self, path: Path) -> None:
-        if path.is_dir():
-            files = sorted([*path.glob("*.safetensors"), *path.glob("*.pth")])
-            if not files:
-                raise WeightsNotFoundError(
-                    "VGG19 loss network",
-                    path / "vgg19.safetensors",
-                    "torchvision's vgg19 ImageNet state dict",
-                )
-            path = files[0]
-        if not path.is_file():
-            raise WeightsNotFoundError("VGG19 loss network", path)
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state = load_file(str(path))
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+        path, state = read_state_dict(path, "VGG19 loss network", "vgg19")
         n = len(self.features)
         state = {
             k[len("features.") :]: v

@@ -235,19 +235,17 @@ class FashionMirrorTraining(nn.Module):
         ``h^0 = h^s``), the skeleton ``p^t`` and the predicted try-on mask ``M_c^t``. The model runs in eval
         mode here and its previous mode is restored.
         """
-        from vvt.fashionmirror.inference import to_uint8
-        from vvt.io import write_video
+        from vvt.train.sample_video import write_grid
 
         was_training = self.model.training
         self.model.eval()
         try:
             person, skeleton, garment = batch["person"][:1], batch["skeleton"][:1], batch["garment"][:1]
             generated = self.model.generate(person[:, 0], garment, person, skeleton)[0]
-            tryon = torch.sigmoid(self.model.cmn.sequence(person, garment).tryon[0, 1:]) * 2 - 1
+            tryon = torch.sigmoid(self.model.cmn.sequence(person, garment).tryon[0, 1:])
         finally:
             self.model.train(was_training)
-        panels = [person[0, 1:], generated, skeleton[0, 1:], tryon.expand(-1, 3, -1, -1)]
-        write_video(path, to_uint8(torch.cat(panels, dim=-1)))
+        write_grid(path, [[person[0, 1:], generated, skeleton[0, 1:], tryon]])
 
     def cmn_losses(self, batch: dict, masks) -> torch.Tensor:
         """Eq. 2 on ``M_r`` and ``M_c`` of every frame, plus the garment-side mask when the batch has one."""
@@ -264,8 +262,8 @@ class FashionMirrorTraining(nn.Module):
         ``generator`` is accepted for the trainer protocol; the step itself draws no random numbers.
         """
         _check_stage(stage)
-        person, garment, worn = batch["person"], batch["garment"], batch["worn_mask"]
         _check_batch(batch)
+        person, garment, worn = batch["person"], batch["garment"], batch["worn_mask"]
         masks = self.model.cmn.sequence(person, garment)
         cmn = self.cmn_losses(batch, masks)
         if stage == "cmn":

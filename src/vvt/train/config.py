@@ -37,7 +37,8 @@ class TrainerConfig:
     ``batch_size * gradient_accumulation_steps * num_processes`` samples. ``mixed_precision`` None defers to
     ``accelerate launch`` (``--mixed_precision``), otherwise overrides it. Checkpoints go to
     ``output_dir/checkpoints/step-NNNNNNN``, sample videos to ``output_dir/samples``, TensorBoard events to
-    ``output_dir/logs``, the final (EMA) weights to ``output_dir/final``. ``num_threads`` sets torch's
+    ``output_dir/logs``, the final (EMA) weights to ``output_dir/final``; ``keep_last`` 0 keeps every
+    checkpoint. ``num_threads`` sets torch's
     intra-op threads for the run (None: torch's default, one per core); on a small or busy CPU, 1 thread
     per process with ``num_workers`` DataLoader processes is often several times faster than
     oversubscribed threads.

@@ -144,13 +144,22 @@ class KeyedDataset(Dataset):
             return source[index]
 
 
-def build_sources(data: Any, streams: Sequence[str], seed: int) -> list[tuple[Dataset, float]]:
+def build_sources(
+    data: Any,
+    streams: Sequence[str],
+    seed: int,
+    dataset_cls: type[Dataset] | None = None,
+    **clip: Any,
+) -> list[tuple[Dataset, float]]:
     """The training datasets of a :class:`~vvt.train.config.DataConfig` with their mixing weights.
 
     Every source is read with :func:`vvt.data.layouts.read_layout` (paired training samples, streams checked
-    for matching lengths and sizes) and wrapped in a :class:`vvt.data.datasets.TryOnDataset` at
-    ``data.size`` with ``data.frames``-frame clips (images: 1-frame clips) loading ``streams``. A missing or
-    malformed dataset raises :class:`~vvt.errors.LayoutError` here, before any training.
+    for matching lengths and sizes) and wrapped in ``dataset_cls`` at ``data.size`` loading ``streams``, with
+    random clip starts, centre crops and (``data.flip``) random flips seeded from ``seed``. The default is a
+    :class:`vvt.data.datasets.TryOnDataset` of ``data.frames``-frame clips with ``data.frame_stride``
+    (images: 1-frame clips); another class (e.g. :class:`~vvt.data.datasets.FrameSequenceDataset`) gets its
+    clip arguments as ``clip``. A missing or malformed dataset raises :class:`~vvt.errors.LayoutError` here,
+    before any training.
     """
     from vvt.data.datasets import TryOnDataset
     from vvt.data.layouts import read_layout
@@ -161,20 +170,21 @@ def build_sources(data: Any, streams: Sequence[str], seed: int) -> list[tuple[Da
             "data.sources is empty: list at least one dataset, e.g. "
             "data.sources=[{root: DATA_DIR}] (a SynthVVT or ViViD folder)"
         )
+    if dataset_cls is None:
+        dataset_cls, clip = TryOnDataset, {"clip_len": data.frames, "stride": data.frame_stride}
     built = []
     for source in data.sources:
         samples = read_layout(source.root, source.layout, split=source.split, pairs="paired")
-        dataset = TryOnDataset(
+        dataset = dataset_cls(
             samples,
             tuple(data.size),
-            clip_len=data.frames,
-            stride=data.frame_stride,
             streams=streams,
             random_start=True,
             crop="center",
             flip_prob=0.5 if data.flip else 0.0,
             seed=seed,
             label=str(source.root),
+            **clip,
         )
         built.append((dataset, float(source.weight)))
     return built

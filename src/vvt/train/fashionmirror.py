@@ -41,6 +41,7 @@ from torch import nn
 from vvt.errors import ConfigError
 from vvt.fashionmirror.model import STAGES, FashionMirror, FashionMirrorTraining, LossWeights
 from vvt.train.config import DataSourceConfig, TrainerConfig
+from vvt.train.data import build_sources
 
 #: streams every training sequence loads (plus ``garment_mask`` when ``model.loss.cmn_garment > 0``)
 STREAMS = ("person", "skeleton", "garment", "worn_mask")
@@ -145,7 +146,6 @@ def build_sequence_sources(config: FashionMirrorRunConfig) -> list[tuple[Any, fl
     worn_mask stream included), before any training.
     """
     from vvt.data.datasets import FrameSequenceDataset
-    from vvt.data.layouts import read_layout
 
     data = config.data
     if not data.sources:
@@ -158,23 +158,14 @@ def build_sequence_sources(config: FashionMirrorRunConfig) -> list[tuple[Any, fl
             f"data.frames must be >= 2 (the source frame + generated frames) and data.max_skip >= 0, "
             f"got {data.frames} and {data.max_skip}"
         )
-    built = []
-    for source in data.sources:
-        samples = read_layout(source.root, source.layout, split=source.split, pairs="paired")
-        dataset = FrameSequenceDataset(
-            samples,
-            tuple(data.size),
-            num_frames=data.frames,
-            max_skip=data.max_skip,
-            streams=sequence_streams(config),
-            random_start=True,
-            crop="center",
-            flip_prob=0.5 if data.flip else 0.0,
-            seed=config.train.seed,
-            label=str(source.root),
-        )
-        built.append((dataset, float(source.weight)))
-    return built
+    return build_sources(
+        data,
+        sequence_streams(config),
+        config.train.seed,
+        FrameSequenceDataset,
+        num_frames=data.frames,
+        max_skip=data.max_skip,
+    )
 
 
 class FashionMirrorTask:
@@ -190,6 +181,9 @@ class FashionMirrorTask:
         self.sources = build_sequence_sources(config)
         self.training = build_training(config)
         self.stage = self.stages()[0][0]
+        # DDP must allow parameters without a gradient when a CMN head has no input: the multi-frame head
+        # below 3 frames, the garment-side head without its loss
+        self.find_unused_parameters = config.data.frames < 3 or config.model.loss.cmn_garment <= 0
 
     def stages(self) -> list[tuple[str, int]]:
         """``[("cmn", 0), ("end2end", cmn_steps)]``, or only ``end2end`` when ``cmn_steps`` is 0."""
@@ -197,6 +191,7 @@ class FashionMirrorTask:
         return [("cmn", 0), ("end2end", cmn_steps)] if cmn_steps > 0 else [("end2end", 0)]
 
     def set_stage(self, name: str) -> None:
+        """Make ``name`` the stage of :meth:`trainable_modules` and :meth:`training_step`."""
         if name not in STAGES:
             raise ValueError(f"unknown FashionMirror stage {name!r} (stages: {', '.join(STAGES)})")
         self.stage = name
@@ -217,6 +212,7 @@ class FashionMirrorTask:
         return self.training.training_step(batch, self.stage, generator)
 
     def write_sample(self, batch: dict[str, Any], path: Path) -> None:
+        """:meth:`FashionMirrorTraining.write_sample` of the batch's first sequence (module docstring)."""
         self.training.write_sample(batch, path)
 
     def save_pretrained(self, directory: Path) -> None:

@@ -4,11 +4,11 @@ sequences.
 
 * **Held-out losses** on paired test sequences (the person wears the garment ``C``, so every term has its
   ground truth): the end-to-end objective of :meth:`FashionMirrorTraining.training_step` (teacher-forced,
-  footnote 3) term by term - ``cmn`` (Eq. 2), ``human_spatial`` and ``clothes_spatial`` (Eq. 9),
-  ``flow`` (Eqs. 5-6), ``human_temporal`` and ``clothes_temporal`` (Eqs. 10-11) - and their weighted sum
-  ``total``. The adversarial terms are left out: the exported generator has no discriminator. Both models are
-  scored with the run's loss networks (the same VGG19, random from ``model.seed`` when the run had no
-  weights).
+  footnote 3) term by term - ``cmn`` (Eq. 2), ``human_spatial`` and ``clothes_spatial`` (Eq. 10),
+  ``flow`` (Eqs. 5-6), ``human_temporal`` and ``clothes_temporal`` (Eq. 11) - and their sum ``total``
+  (Eq. 9 plus the CMN loss, weighted as in training). The adversarial terms are left out: the exported
+  generator has no discriminator. Both models are scored with the run's loss networks (the same VGG19,
+  random from ``model.seed`` when the run had no weights).
 * **SSIM** (:func:`vvt.eval.image.ssim`, frames in [0, 1]) of the autoregressive try-on (Eq. 7 from
   ``h^0 = h^s``, :meth:`FashionMirror.generate`) of frames ``1..N-1`` against the ground truth, over the
   whole frame and inside the ground-truth garment mask (:func:`vvt.eval.image.masked_ssim`). With
@@ -18,22 +18,21 @@ sequences.
 
 Sequences: ``data.frames`` frames from the start of each test video, skips drawn per video from a fixed seed
 (the run's ``max_skip``), no flip. The untrained model is the run's step-0 model rebuilt from its config; the
-trained one is ``RUN/final`` (EMA weights).
+trained one is ``RUN/final`` (EMA weights). Written by :func:`vvt.train.report.run_report`, which tells the
+two tasks' runs apart with :func:`is_fashionmirror_run`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from vvt.errors import InputFileError
+from vvt.train.report import finite_mean, frames01, heldout_root, load_run, markdown_table, ssim_in_mask
 
 METHODS = ("trained", "untrained", "copy_source")
 LOSS_TERMS = ("cmn", "human_spatial", "clothes_spatial", "flow", "human_temporal", "clothes_temporal")
@@ -48,16 +47,6 @@ def is_fashionmirror_run(run: str | Path) -> bool:
         return False
     data = yaml.safe_load(config.read_text()) or {}
     return isinstance(data, dict) and "stages" in data
-
-
-def _frames01(video: torch.Tensor) -> np.ndarray:
-    """``(N, 3, H, W)`` in [-1, 1] -> ``(N, H, W, 3)`` float in [0, 1]."""
-    return ((video.detach().float().cpu().clamp(-1, 1) + 1) / 2).permute(0, 2, 3, 1).numpy()
-
-
-def _mean(values: list[float]) -> float | None:
-    values = [v for v in values if not math.isnan(v)]
-    return sum(values) / len(values) if values else None
 
 
 def _sequences(config: Any, data: Path, split: str, pairs: str, streams: tuple[str, ...], max_videos: int):
@@ -85,22 +74,18 @@ def evaluate_run(
     max_videos: int = 8,
 ) -> dict[str, Any]:
     """Measure the three methods (see the module docstring); returns the report as a dict."""
-    from vvt.config import load_config
-    from vvt.eval.image import masked_ssim, ssim
+    from vvt.eval.image import ssim
     from vvt.fashionmirror.model import FashionMirror
     from vvt.train.fashionmirror import FashionMirrorRunConfig, build_training, sequence_streams
 
-    run = Path(run)
-    if not (run / "config.yaml").is_file():
-        raise InputFileError(run, "not a `vvt train fashionmirror` output folder (no config.yaml)")
-    config = load_config(FashionMirrorRunConfig, run / "config.yaml")
+    run, config = load_run(run, FashionMirrorRunConfig, "fashionmirror")
     final = run / "final"
     if not (final / FashionMirror.config_name).is_file():
         raise InputFileError(
             final,
             "no trained FashionMirror here (config.json missing); finish `vvt train fashionmirror` first",
         )
-    data = Path(data) if data is not None else Path(config.data.sources[0].root)
+    data = heldout_root(config, data)
     paired = _sequences(config, data, split, "paired", sequence_streams(config), max_videos)
     if pairs == "unpaired":
         tryon = _sequences(
@@ -118,15 +103,8 @@ def evaluate_run(
     models = {"trained": FashionMirror.from_pretrained(final), "untrained": evaluator.model}
     for model in models.values():
         model.eval()
-    w = evaluator.w
-    weights = {
-        "cmn": w.cmn_in_end2end,
-        "human_spatial": 1.0,
-        "clothes_spatial": 1.0,
-        "flow": 1.0,
-        "human_temporal": 1.0,
-        "clothes_temporal": 1.0,
-    }
+    # the end-to-end objective without its adversarial terms: the CMN loss weighted as in training
+    weights = {k: evaluator.w.cmn_in_end2end if k == "cmn" else 1.0 for k in LOSS_TERMS}
 
     losses: dict[str, dict[str, list[float]]] = {m: {k: [] for k in (*LOSS_TERMS, "total")} for m in models}
     for index in tqdm(range(len(paired)), desc="report losses", unit="clip"):
@@ -149,12 +127,9 @@ def evaluate_run(
             for name, model in models.items()
         }
         preds["copy_source"] = item["person"][:1].expand_as(truth[1:])
-        target, inside = _frames01(truth[1:]), mask[1:, 0].numpy() > 0.5
         for name, pred in preds.items():
-            scores[name]["ssim"].append(float(ssim(_frames01(pred), target).mean()))
-            scores[name]["ssim_garment"].append(
-                _mean([float(v) for v in masked_ssim(_frames01(pred), target, inside)])
-            )
+            scores[name]["ssim"].append(float(ssim(frames01(pred), frames01(truth[1:])).mean()))
+            scores[name]["ssim_garment"].append(ssim_in_mask(pred, truth[1:], mask[1:]))
 
     return {
         "run": str(run),
@@ -168,9 +143,9 @@ def evaluate_run(
         "frames": config.data.frames,
         "methods": {
             m: {
-                "heldout_loss": {k: _mean(v) for k, v in losses[m].items()} if m in losses else None,
-                "ssim": _mean(scores[m]["ssim"]),
-                "ssim_garment": _mean(scores[m]["ssim_garment"]),
+                "heldout_loss": {k: finite_mean(v) for k, v in losses[m].items()} if m in losses else None,
+                "ssim": finite_mean(scores[m]["ssim"]),
+                "ssim_garment": finite_mean(scores[m]["ssim_garment"]),
             }
             for m in METHODS
         },
@@ -182,42 +157,13 @@ def evaluate_run(
 
 def markdown(report: dict[str, Any]) -> str:
     """The report as a Markdown table."""
-
-    def fmt(v: float | None) -> str:
-        return "n/a" if v is None else f"{v:.4f}"
-
-    lines = [
+    return markdown_table(
         f"FashionMirror, held-out {report['split']} ({report['pairs']}) of {report['data']}: "
         f"{report['clips']} sequences of {report['frames']} frames at "
         f"{report['size'][0]}x{report['size'][1]}.",
-        "",
-        "| method | held-out loss total (lower is better) | CMN loss | SSIM (higher is better) "
-        "| SSIM in garment |",
-        "|---|---|---|---|---|",
-    ]
-    for name, v in report["methods"].items():
-        loss = v["heldout_loss"] or {}
-        lines.append(
-            f"| {name} | {fmt(loss.get('total'))} | {fmt(loss.get('cmn'))} | {fmt(v['ssim'])} "
-            f"| {fmt(v['ssim_garment'])} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def run_report(
-    run: str | Path,
-    data: str | Path | None = None,
-    split: str = "test",
-    pairs: str = "unpaired",
-    max_videos: int = 8,
-    out: str | Path | None = None,
-) -> dict[str, Any]:
-    """:func:`evaluate_run`, written to ``out`` (default ``RUN/report.json``) and a ``.md`` beside it."""
-    from vvt.io import atomic_write_text
-
-    report = evaluate_run(run, data, split, pairs, max_videos)
-    out = Path(out) if out is not None else Path(run) / "report.json"
-    atomic_write_text(out, json.dumps(report, indent=2) + "\n")
-    atomic_write_text(out.with_suffix(".md"), markdown(report))
-    report["written"] = [str(out), str(out.with_suffix(".md"))]
-    return report
+        ["held-out loss total (lower is better)", "CMN loss", "SSIM (higher is better)", "SSIM in garment"],
+        {
+            name: [(v["heldout_loss"] or {}).get(k) for k in ("total", "cmn")] + [v["ssim"], v["ssim_garment"]]
+            for name, v in report["methods"].items()
+        },
+    )

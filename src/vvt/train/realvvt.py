@@ -51,7 +51,10 @@ class SampleConfig:
 class RealVVTRunConfig:
     """``vvt train realvvt`` config: ``train``, ``data``, ``model``, ``trainable`` parts, ``sample`` video."""
 
-    train: TrainerConfig = field(default_factory=lambda: TrainerConfig(output_dir=Path("runs/realvvt")))
+    # Sec. 4: batch size 2 (per GPU, limited by the video resolution), AdamW lr 5e-5 (the TrainerConfig default)
+    train: TrainerConfig = field(
+        default_factory=lambda: TrainerConfig(output_dir=Path("runs/realvvt"), batch_size=2)
+    )
     data: DataConfig = field(default_factory=DataConfig)
     model: RealVVTConfig = field(default_factory=RealVVTConfig)
     trainable: list[str] = field(default_factory=lambda: list(DEFAULT_TRAINABLE))

@@ -1,5 +1,9 @@
-"""``vvt train report``: does a RealVVT run learn? Held-out numbers for the trained model, the same model
-untrained and the copy-the-agnostic-video baseline, measured in one run on the same clips.
+"""``vvt train report``: does a run learn? Held-out numbers for the trained model, the same model untrained
+and a baseline, measured in one run on the same clips. This module scores RealVVT runs and holds the plumbing
+both reports share (run folder, SSIM on [-1, 1] videos, Markdown, writing); :mod:`vvt.train.fashionmirror_report`
+scores FashionMirror runs, and :func:`run_report` picks the right one from the run's config.
+
+RealVVT, against the copy-the-agnostic-video baseline:
 
 * **Held-out denoising loss**: the EDM denoising score-matching loss of Eq. (2) (``dsm`` of
   :meth:`vvt.realvvt.model.RealVVT.forward`), averaged over ``DRAWS`` draws per clip. Every model gets the
@@ -18,23 +22,85 @@ comparison isolates what training changed. The trained model is ``RUN/final`` (t
 from __future__ import annotations
 
 import json
-import logging
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from vvt.errors import InputFileError
-
-logger = logging.getLogger(__name__)
+from vvt.errors import ConfigError, InputFileError
 
 #: denoising-loss draws per clip
 DRAWS = 4
 METHODS = ("trained", "untrained", "copy_agnostic")
 
 
+# ------------------------------------------------------------------------ shared by both reports
+def load_run(run: str | Path, config_cls: type, task: str) -> tuple[Path, Any]:
+    """``(run folder, its run config)``; :class:`InputFileError` when ``run`` has no ``config.yaml``."""
+    from vvt.config import load_config
+
+    run = Path(run)
+    if not (run / "config.yaml").is_file():
+        raise InputFileError(run, f"not a `vvt train {task}` output folder (no config.yaml)")
+    return run, load_config(config_cls, run / "config.yaml")
+
+
+def heldout_root(config: Any, data: str | Path | None) -> Path:
+    """``data``, or by default the run's first training source (whose test split is held out)."""
+    if data is not None:
+        return Path(data)
+    if not config.data.sources:
+        raise ConfigError("the run's config lists no data.sources: pass the held-out dataset with --data")
+    return Path(config.data.sources[0].root)
+
+
+def frames01(video: torch.Tensor) -> np.ndarray:
+    """``(N, 3, H, W)`` in [-1, 1] -> ``(N, H, W, 3)`` float in [0, 1] (what :mod:`vvt.eval.image` takes)."""
+    return ((video.detach().float().cpu().clamp(-1, 1) + 1) / 2).permute(0, 2, 3, 1).numpy()
+
+
+def finite_mean(values: Sequence[float]) -> float | None:
+    """Mean of the values that are not NaN; None when there are none."""
+    values = [float(v) for v in values if not math.isnan(float(v))]
+    return sum(values) / len(values) if values else None
+
+
+def ssim_in_mask(pred: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor) -> float:
+    """Mean over frames of :func:`vvt.eval.image.masked_ssim` (frames with an empty mask left out; NaN when
+    every frame's is empty); videos ``(N, 3, H, W)`` in [-1, 1], mask ``(N, 1, H, W)`` in {0, 1}."""
+    from vvt.eval.image import masked_ssim
+
+    mean = finite_mean(masked_ssim(frames01(pred), frames01(truth), mask[:, 0].cpu().numpy() > 0.5))
+    return math.nan if mean is None else mean
+
+
+def markdown_table(caption: str, columns: Sequence[str], rows: dict[str, Sequence[float | None]]) -> str:
+    """``caption``, then a table with a ``method`` column and ``columns``; values to 4 decimals, None as n/a."""
+
+    def fmt(v: float | None) -> str:
+        return "n/a" if v is None else f"{v:.4f}"
+
+    lines = [caption, "", "| " + " | ".join(["method", *columns]) + " |", "|---" * (len(columns) + 1) + "|"]
+    lines += [f"| {name} | " + " | ".join(fmt(v) for v in values) + " |" for name, values in rows.items()]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(report: dict[str, Any], text: str, run: str | Path, out: str | Path | None) -> dict[str, Any]:
+    """Write ``report`` as JSON to ``out`` (default ``RUN/report.json``) and ``text`` to the ``.md`` beside it
+    (atomically); return ``report`` with the two paths under ``"written"``."""
+    from vvt.io import atomic_write_text
+
+    out = Path(out) if out is not None else Path(run) / "report.json"
+    atomic_write_text(out, json.dumps(report, indent=2) + "\n")
+    atomic_write_text(out.with_suffix(".md"), text)
+    return {**report, "written": [str(out), str(out.with_suffix(".md"))]}
+
+
+# ------------------------------------------------------------------------------------------ RealVVT
 def _clips(config: Any, data: Path, split: str, pairs: str, max_videos: int) -> Any:
     from vvt.data.datasets import TryOnDataset
     from vvt.data.layouts import read_layout
@@ -53,19 +119,6 @@ def _clips(config: Any, data: Path, split: str, pairs: str, max_videos: int) -> 
         flip_prob=0.0,
         label=str(data),
     )
-
-
-def _ssim_in_mask(pred: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor) -> float:
-    """Mean over frames of :func:`vvt.eval.image.masked_ssim`; videos ``(N, 3, H, W)`` in [-1, 1], mask
-    ``(N, 1, H, W)`` in {0, 1}."""
-    from vvt.eval.image import masked_ssim
-
-    def frames(v: torch.Tensor) -> Any:
-        return ((v.detach().float().cpu().clamp(-1, 1) + 1) / 2).permute(0, 2, 3, 1).numpy()
-
-    values = masked_ssim(frames(pred), frames(truth), mask[:, 0].cpu().numpy() > 0.5)
-    values = [float(v) for v in values if not math.isnan(float(v))]
-    return sum(values) / len(values) if values else math.nan
 
 
 def _models(run: Path, config: Any) -> dict[str, Any]:
@@ -97,15 +150,11 @@ def evaluate_run(
     max_videos: int = 8,
     steps: int | None = None,
 ) -> dict[str, Any]:
-    """Measure the three methods (see the module docstring); returns the report as a dict."""
-    from vvt.config import load_config
+    """Measure the three methods on a RealVVT run (see the module docstring); returns the report as a dict."""
     from vvt.train.realvvt import RealVVTRunConfig, try_on
 
-    run = Path(run)
-    if not (run / "config.yaml").is_file():
-        raise InputFileError(run, "not a `vvt train realvvt` output folder (no config.yaml)")
-    config = load_config(RealVVTRunConfig, run / "config.yaml")
-    data = Path(data) if data is not None else Path(config.data.sources[0].root)
+    run, config = load_run(run, RealVVTRunConfig, "realvvt")
+    data = heldout_root(config, data)
     clips = _clips(config, data, split, pairs, max_videos)
     models = _models(run, config)
     steps = steps or config.sample.num_inference_steps
@@ -122,15 +171,12 @@ def evaluate_run(
             draws = [float(model(batch, torch.Generator().manual_seed(seed))["dsm"]) for seed in seeds]
             loss[name].append(sum(draws) / DRAWS)
             pred = try_on(model, item, config, num_inference_steps=steps, seed=index)
-            ssim[name].append(_ssim_in_mask(pred, truth, mask))
-        ssim["copy_agnostic"].append(_ssim_in_mask(item["agnostic"], truth, mask))
-
-    def mean(values: list[float]) -> float | None:
-        values = [v for v in values if not math.isnan(v)]
-        return sum(values) / len(values) if values else None
+            ssim[name].append(ssim_in_mask(pred, truth, mask))
+        ssim["copy_agnostic"].append(ssim_in_mask(item["agnostic"], truth, mask))
 
     return {
         "run": str(run),
+        "task": "realvvt",
         "data": str(data),
         "split": split,
         "pairs": pairs,
@@ -139,7 +185,9 @@ def evaluate_run(
         "frames": config.data.frames,
         "sampling_steps": steps,
         "denoising_draws_per_clip": DRAWS,
-        "methods": {m: {"denoising_loss": mean(loss[m]), "ssim_in_mask": mean(ssim[m])} for m in METHODS},
+        "methods": {
+            m: {"denoising_loss": finite_mean(loss[m]), "ssim_in_mask": finite_mean(ssim[m])} for m in METHODS
+        },
         "protocol": "DSM (Eq. 2) with identical seeded draws for every model; "
         "SSIM (torchmetrics, data range 1, "
         "Gaussian 11x11 sigma 1.5) averaged inside the agnostic mask, frames in [0, 1]",
@@ -147,22 +195,18 @@ def evaluate_run(
 
 
 def markdown(report: dict[str, Any]) -> str:
-    """The report as a Markdown table."""
+    """A report of either task as a Markdown table."""
+    if report.get("task") == "fashionmirror":
+        from vvt.train.fashionmirror_report import markdown as fashionmirror_markdown
 
-    def fmt(v: float | None) -> str:
-        return "n/a" if v is None else f"{v:.4f}"
-
-    lines = [
+        return fashionmirror_markdown(report)
+    return markdown_table(
         f"Held-out {report['split']} ({report['pairs']}) of {report['data']}: {report['clips']} clips of "
         f"{report['frames']} frames at {report['size'][0]}x{report['size'][1]}, "
         f"{report['sampling_steps']} sampling steps.",
-        "",
-        "| method | held-out denoising loss (lower is better) | SSIM in agnostic mask (higher is better) |",
-        "|---|---|---|",
-    ]
-    for name, values in report["methods"].items():
-        lines.append(f"| {name} | {fmt(values['denoising_loss'])} | {fmt(values['ssim_in_mask'])} |")
-    return "\n".join(lines) + "\n"
+        ["held-out denoising loss (lower is better)", "SSIM in agnostic mask (higher is better)"],
+        {name: [v["denoising_loss"], v["ssim_in_mask"]] for name, v in report["methods"].items()},
+    )
 
 
 def run_report(
@@ -174,15 +218,18 @@ def run_report(
     steps: int | None = None,
     out: str | Path | None = None,
 ) -> dict[str, Any]:
-    """:func:`evaluate_run`, written to ``out`` (default ``RUN/report.json``) and a ``.md`` beside it."""
-    from vvt.io import atomic_write_text
+    """Evaluate a RealVVT or a FashionMirror run (told apart by its config; ``steps``, the RealVVT sampling
+    steps, is ignored for FashionMirror) and write ``out`` (default ``RUN/report.json``) and a ``.md`` beside
+    it. ``max_videos`` test videos at most (>= 1)."""
+    from vvt.train import fashionmirror_report
 
-    report = evaluate_run(run, data, split, pairs, max_videos, steps)
-    out = Path(out) if out is not None else Path(run) / "report.json"
-    atomic_write_text(out, json.dumps(report, indent=2) + "\n")
-    atomic_write_text(out.with_suffix(".md"), markdown(report))
-    report["written"] = [str(out), str(out.with_suffix(".md"))]
-    return report
+    if max_videos < 1:
+        raise ConfigError(f"--max-videos must be >= 1, got {max_videos}")
+    if fashionmirror_report.is_fashionmirror_run(run):
+        report = fashionmirror_report.evaluate_run(run, data, split, pairs, max_videos)
+    else:
+        report = evaluate_run(run, data, split, pairs, max_videos, steps)
+    return write_report(report, markdown(report), run, out)
 
 
 def print_report(report: dict[str, Any]) -> None:

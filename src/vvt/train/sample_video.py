@@ -19,8 +19,8 @@ def to_uint8_frames(video: torch.Tensor) -> np.ndarray:
 def write_grid(path: str | Path, rows: list[list[torch.Tensor]], fps: float = 8.0) -> Path:
     """Write a video whose frame ``t`` is a grid: one row per list, one column per ``(N, 3, H, W)`` video.
 
-    Videos in [-1, 1]; a ``(3, H, W)`` image or a ``(1, H, W)`` / ``(N, 1, H, W)`` mask in {0, 1} (shown
-    white) is repeated over the ``N`` frames.
+    Videos in [-1, 1]; masks ``(N, 1, H, W)`` in [0, 1] are shown in grey levels (1 white); a ``(3, H, W)``
+    image or a ``(1, H, W)`` mask is repeated over the ``N`` frames.
     """
     n = max(v.shape[0] for row in rows for v in row if v.ndim == 4)
 
@@ -29,8 +29,7 @@ def write_grid(path: str | Path, rows: list[list[torch.Tensor]], fps: float = 8.
             v = v.unsqueeze(0)
         if v.shape[1] == 1:
             v = v.float() * 2 - 1
-        v = v.expand(n, 3, *v.shape[-2:]) if v.shape[0] == 1 else v
-        return to_uint8_frames(v)
+        return to_uint8_frames(v.expand(n, 3, *v.shape[-2:]))
 
     grid = np.concatenate([np.concatenate([frames(v) for v in row], axis=2) for row in rows], axis=1)
     return write_video(path, grid, fps=fps)

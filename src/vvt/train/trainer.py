@@ -163,6 +163,7 @@ def capture_rng() -> dict[str, Any]:
 
 
 def restore_rng(state: dict[str, Any]) -> None:
+    """Put back states captured by :func:`capture_rng`."""
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])  # noqa: NPY002
     torch.set_rng_state(state["torch"])
@@ -171,6 +172,7 @@ def restore_rng(state: dict[str, Any]) -> None:
 
 
 def to_device(batch: Any, device: torch.device) -> Any:
+    """``batch`` with its tensors (in dicts, lists and tuples of tensors) on ``device``; the rest as is."""
     if isinstance(batch, torch.Tensor):
         return batch.to(device, non_blocking=True)
     if isinstance(batch, Mapping):
@@ -220,10 +222,7 @@ class Trainer:
         ):
             if not callable(getattr(task, attr, None)):
                 raise TypeError(f"{type(task).__name__} is not a vvt training task: it has no {attr}()")
-        if config.max_steps < 1 or config.batch_size < 1 or config.gradient_accumulation_steps < 1:
-            raise ConfigError(
-                "train.max_steps, train.batch_size and train.gradient_accumulation_steps must be >= 1"
-            )
+        self._check_config(config)
         self.task, self.config, self.run_config, self.name = task, config, run_config, name
         self.output_dir = Path(config.output_dir)
         self.accelerator = Accelerator(
@@ -255,6 +254,24 @@ class Trainer:
         self._stop_requested = False
 
     # ----------------------------------------------------------------------------------------------- setup
+    @staticmethod
+    def _check_config(config: TrainerConfig) -> None:
+        """Counts and periods the loop divides by or counts with: a clear error before any work."""
+        least = {
+            "max_steps": 1,
+            "batch_size": 1,
+            "gradient_accumulation_steps": 1,
+            "checkpoint_every": 1,
+            "sample_every": 1,
+            "log_every": 1,
+            "keep_last": 0,
+            "num_workers": 0,
+        }
+        values = {k: getattr(config, k) for k in least}
+        too_low = [f"train.{k} must be >= {m}, got {values[k]}" for k, m in least.items() if values[k] < m]
+        if too_low:
+            raise ConfigError("; ".join(too_low))
+
     def _task_stages(self) -> list[tuple[str | None, int]]:
         """``(name, steps before it)`` of each stage: the task's ``stages()``, or one unnamed stage."""
         if not callable(getattr(self.task, "stages", None)):

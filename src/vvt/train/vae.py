@@ -77,7 +77,7 @@ def build_vae(config: VAEModelConfig) -> nn.Module:
     """A random VAE of the preset's shape (seeded, global RNG untouched) or the one in ``init_dir``."""
     from diffusers import AutoencoderKLTemporalDecoder
 
-    from vvt.realvvt.presets import preset
+    from vvt.realvvt.presets import random_component
 
     if config.init_dir is not None:
         path = Path(config.init_dir)
@@ -92,7 +92,7 @@ def build_vae(config: VAEModelConfig) -> nn.Module:
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        return AutoencoderKLTemporalDecoder(**{k: v for k, v in preset(config.preset)["vae"].items()})
+        return random_component(config.preset, "vae")
 
 
 class VAETask:
