@@ -197,6 +197,7 @@ def test_reference_bank_records_attn1_inputs_and_is_transparent():
         torch.testing.assert_close(got, want)
     with pytest.raises(RuntimeError, match="run the Reference U-Net first"):
         bank.collect()
+    assert install_reference_capture(ref) is bank  # idempotent
 
 
 def test_full_preset_pairs_sd21_with_svd_xt_on_the_meta_device():

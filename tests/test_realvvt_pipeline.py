@@ -9,8 +9,9 @@ import PIL.Image
 import pytest
 import torch
 
-from vvt.errors import ShapeMismatchError
+from vvt.errors import ShapeMismatchError, WeightsNotFoundError
 from vvt.io import read_image, read_video, write_video
+from vvt.realvvt.attention import spatial_self_attentions
 from vvt.realvvt.config import RealVVTConfig
 from vvt.realvvt.model import RealVVT
 from vvt.realvvt.pipeline import PipelineInputError, RealVVTPipeline
@@ -137,18 +138,29 @@ def test_reference_unet_runs_once_per_video(pipe):
 
 
 def test_accepts_pil_and_tensors_with_resizing(pipe):
+    """PIL frames and tensors give exactly what the same frames as uint8 arrays give, resized to the working
+    size, with the resized agnostic frames pasted back outside the resized mask."""
     _, agnostic, mask, densepose, garment = synthetic_clip(h=80, w=60)
+    small_garment = PIL.Image.fromarray(garment).resize((30, 40))
+    settings = {"height": H, "width": W, "num_inference_steps": 1, "output_type": "np"}
     frames = pipe(
         [PIL.Image.fromarray(f) for f in agnostic],
         torch.from_numpy(mask).float().unsqueeze(1),
         torch.from_numpy(densepose).permute(0, 3, 1, 2).float() / 127.5 - 1,
-        PIL.Image.fromarray(garment).resize((30, 40)),
-        height=H,
-        width=W,
-        num_inference_steps=1,
-        output_type="np",
+        small_garment,
+        generator=torch.Generator().manual_seed(2),
+        **settings,
     ).frames
     assert frames.shape == (N, H, W, 3)
+    arrays = pipe(
+        agnostic, mask, densepose, np.asarray(small_garment), generator=torch.Generator().manual_seed(2),
+        **settings,
+    ).frames
+    np.testing.assert_array_equal(frames, arrays)
+    small = pipe.check_inputs(agnostic, mask, densepose, garment, H, W)
+    outside = small["agnostic_mask"][:, 0].numpy() < 0.5
+    expected = np.round((small["agnostic"].permute(0, 2, 3, 1).numpy() + 1) * 127.5).astype(np.uint8)
+    assert outside.any() and np.array_equal(_uint8(frames)[outside], expected[outside])
 
 
 @pytest.mark.parametrize(
@@ -161,6 +173,7 @@ def test_accepts_pil_and_tensors_with_resizing(pipe):
         ("dtype", PipelineInputError, "uint8"),
         ("range", PipelineInputError, r"\[-1, 1\]"),
         ("multiple", PipelineInputError, "multiple of 8"),
+        ("pil sizes", ShapeMismatchError, r"PIL frames differ in size \(W, H\): \[\(40, 64\), \(48, 64\)\]"),
     ],
 )
 def test_input_errors(pipe, case, error, match):
@@ -180,6 +193,8 @@ def test_input_errors(pipe, case, error, match):
         args["densepose"] = torch.from_numpy(densepose).permute(0, 3, 1, 2).float()
     elif case == "multiple":
         args["height"] = 60
+    elif case == "pil sizes":
+        args["agnostic"] = [PIL.Image.fromarray(f) for f in agnostic[:2]] + [PIL.Image.fromarray(agnostic[2, :, :40])]
     with pytest.raises(error, match=match):
         pipe(**args, num_inference_steps=1)
 
@@ -212,6 +227,10 @@ def test_save_and_load_round_trip(pipe, tmp_path):
         assert torch.equal(
             model.pose_guider.embedding.conv_out.weight, pipe.pose_guider.embedding.conv_out.weight
         )
+        # local folders only: a path without model_index.json is never looked up on a hub
+        for missing in (tmp_path / "nowhere", tmp_path / "ckpt" / "unet"):
+            with pytest.raises(WeightsNotFoundError, match="model_index.json"):
+                RealVVT.from_pretrained(missing)
     finally:
         with torch.no_grad():
             pipe.pose_guider.embedding.conv_out.weight.zero_()
@@ -266,3 +285,49 @@ def test_synthvvt_sample_to_video_file(pipe, tmp_path):
     assert np.array_equal(got[~mask], agnostic[~mask])
     path = write_video(tmp_path / f"{stem}__{cloth.removesuffix('.jpg')}.mp4", got, fps=fps)
     assert read_video(path)[0].shape == (N, H, W, 3)
+
+
+def test_samples_in_eval_mode_and_restores_each_module_mode(pipe):
+    """A pipeline built from training modules (``RealVVT.pipeline()``: unet, Reference U-Net and pose guider
+    in train mode) samples in eval mode - dropout off: injected p=0.5 dropout changes nothing - and leaves
+    every submodule's mode as it found it, a mixed one included."""
+    _, agnostic, mask, densepose, garment = synthetic_clip()
+    trained = ("unet", "reference_unet", "pose_guider")
+    assert all(getattr(pipe, name).training for name in trained)
+
+    def run():
+        return pipe(
+            agnostic, mask, densepose, garment, num_inference_steps=2, output_type="np",
+            generator=torch.Generator().manual_seed(0),
+        ).frames
+
+    plain = run()
+    seen = []
+    hooks = [
+        module.register_forward_pre_hook(lambda m, args: seen.append(m.training))
+        for name in trained
+        for module in getattr(pipe, name).modules()
+    ]
+    # dropout the sampler must switch off: after the C&T attention (Eq. 8) of both U-Nets
+    dropouts = [
+        (layer.module.to_out, layer.module.to_out[1])
+        for unet in (pipe.unet, pipe.reference_unet)
+        for layer in spatial_self_attentions(unet)
+    ]
+    pipe.unet.conv_in.eval()  # a mixed state, to be restored as it is
+    before = {name: m.training for name, m in pipe.components.items() if isinstance(m, torch.nn.Module)}
+    modes = [m.training for name in before for m in getattr(pipe, name).modules()]
+    try:
+        for to_out, _ in dropouts:
+            to_out[1] = torch.nn.Dropout(0.5).train()
+        dropped = run()
+        np.testing.assert_array_equal(dropped, plain)
+        assert seen and not any(seen)  # every module of the three ran in eval mode
+        assert modes == [m.training for name in before for m in getattr(pipe, name).modules()]
+        assert all(isinstance(to_out[1], torch.nn.Dropout) and to_out[1].training for to_out, _ in dropouts)
+    finally:
+        for h in hooks:
+            h.remove()
+        for to_out, original in dropouts:
+            to_out[1] = original
+        pipe.unet.conv_in.train()

@@ -20,6 +20,7 @@ from vvt.realvvt.pipeline import feathered_alpha
 from vvt.realvvt.tryon import (
     Letterbox,
     VideoConditions,
+    fit_garment,
     load_pipeline,
     paste_back,
     pipeline_folder,
@@ -146,6 +147,11 @@ def test_letterbox_and_paste_back_match_the_pipeline():
     assert np.abs(back.astype(int) - smooth.astype(int))[:, 3:-3, 3:-3].max() <= 4
     padded = box.labels_to_working(smooth)
     assert not padded[0, :8].any() and not padded[0, 56:].any()  # DensePose padded black
+    # the garment photo: fitted the same way, padded white (20x30 -> 32x48 at rows 16..47 of 64x48)
+    fitted = fit_garment(np.full((20, 30, 3), (200, 30, 30), np.uint8), (64, 48))
+    assert fitted.shape == (64, 48, 3)
+    assert (fitted[:16] == 255).all() and (fitted[48:] == 255).all()
+    assert (fitted[16:48] == (200, 30, 30)).all()
 
     rng = np.random.default_rng(0)
     generated = rng.integers(0, 256, (2, 40, 32, 3), dtype=np.uint8)

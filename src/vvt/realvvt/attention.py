@@ -98,8 +98,7 @@ def check_pairing(
     for k, (a, b) in enumerate(zip(unet_layers, reference_layers)):
         if a.channels != b.channels or a.level != b.level:
             raise ConfigError(
-                f"spatial self-attention {k}: {a.name} has {a.channels} channels at level 1/{a.level} but "
-                "its "
+                f"spatial self-attention {k}: {a.name} has {a.channels} channels at level 1/{a.level} but its "
                 f"Reference U-Net partner {b.name} has {b.channels} at 1/{b.level}; the block layouts differ"
             )
 
@@ -251,8 +250,7 @@ class CnTAttnProcessor:
             c = state.garment_tokens[index]
             if c.shape[1:] != (length, channels) or rows % c.shape[0]:
                 raise ShapeMismatchError(
-                    f"spatial self-attention {index}: the reference tokens have shape {tuple(c.shape)} but "
-                    "the "
+                    f"spatial self-attention {index}: the reference tokens have shape {tuple(c.shape)} but the "
                     f"spatio-temporal U-Net's hidden states have {length} tokens of {channels} channels for "
                     f"{rows} frames; the garment image and the video frames must have the same size"
                 )
@@ -306,6 +304,7 @@ class ReferenceCaptureProcessor(AttnProcessor2_0):
         self.layer_index = layer_index
 
     def __call__(self, attn: Attention, hidden_states: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+        """``hidden_states``: ``(B, L, C)``, recorded as this layer's garment tokens ``c_attn``."""
         self.bank.features[self.layer_index] = hidden_states
         return super().__call__(attn, hidden_states, *args, **kwargs)
 
@@ -316,6 +315,15 @@ def _install(unet: torch.nn.Module, processors: dict[str, object]) -> None:
     unet.set_attn_processor(current)
 
 
+def _installed(unet: torch.nn.Module, layers: list[SpatialSelfAttention], attr: str, link: str) -> object | None:
+    """The shared object ``unet.<attr>`` when every layer's processor is already bound to it through its
+    attribute ``link`` (installing again would change nothing), else ``None``."""
+    shared = getattr(unet, attr, None)
+    if shared is not None and all(getattr(layer.module.processor, link, None) is shared for layer in layers):
+        return shared
+    return None
+
+
 def install_cnt_attention(unet: torch.nn.Module) -> CnTAttentionState:
     """Install :class:`CnTAttnProcessor` on every spatial self-attention of a spatio-temporal U-Net.
 
@@ -323,11 +331,8 @@ def install_cnt_attention(unet: torch.nn.Module) -> CnTAttentionState:
     pipeline built on the same U-Net drive the same processors.
     """
     layers = spatial_self_attentions(unet)
-    state = getattr(unet, "vvt_cnt_state", None)
-    if state is not None and all(
-        isinstance(layer.module.processor, CnTAttnProcessor) and layer.module.processor.state is state
-        for layer in layers
-    ):
+    state = _installed(unet, layers, "vvt_cnt_state", "state")
+    if state is not None:
         return state
     for layer in layers:
         _check_plain_self_attention(layer)
@@ -341,11 +346,8 @@ def install_reference_capture(reference_unet: torch.nn.Module) -> ReferenceFeatu
     """Install :class:`ReferenceCaptureProcessor` on every spatial self-attention of the Reference U-Net
     (idempotent like :func:`install_cnt_attention`)."""
     layers = spatial_self_attentions(reference_unet)
-    bank = getattr(reference_unet, "vvt_reference_bank", None)
-    if bank is not None and all(
-        isinstance(layer.module.processor, ReferenceCaptureProcessor) and layer.module.processor.bank is bank
-        for layer in layers
-    ):
+    bank = _installed(reference_unet, layers, "vvt_reference_bank", "bank")
+    if bank is not None:
         return bank
     bank = ReferenceFeatureBank(len(layers))
     _install(

@@ -57,8 +57,8 @@ class RealVVTConfig:
     clip_dir: Path | None = None
     vae_dir: Path | None = None
     seed: int = 0
-    P_mean: float = 0.7  # noqa: N815 (the paper's symbols)
-    P_std: float = 1.6  # noqa: N815
+    P_mean: float = 0.7
+    P_std: float = 1.6
     sigma_data: float = 1.0
     lambda_agn: float = 0.5
     lambda_n: float = 0.01

@@ -76,7 +76,7 @@ class EDMPrecond:
 class LogNormalSigma:
     """The training noise-level distribution ``ln sigma ~ N(P_mean, P_std^2)`` of EDM (Sec. 3.1, Eq. 2)."""
 
-    def __init__(self, P_mean: float = 0.7, P_std: float = 1.6):  # noqa: N803 (the paper's symbols)
+    def __init__(self, P_mean: float = 0.7, P_std: float = 1.6):
         self.P_mean = P_mean
         self.P_std = P_std
 
@@ -96,7 +96,7 @@ class EDMLoss:
     batch.
     """
 
-    def __init__(self, P_mean: float = 0.7, P_std: float = 1.6, sigma_data: float = 1.0):  # noqa: N803
+    def __init__(self, P_mean: float = 0.7, P_std: float = 1.6, sigma_data: float = 1.0):
         self.sigma_sampler = LogNormalSigma(P_mean, P_std)
         self.precond = EDMPrecond(sigma_data)
 

@@ -58,7 +58,7 @@ class AgnosticAttentionLoss:
     def __init__(
         self,
         lambda_N: float = 0.01,
-        form: Literal["max", "init"] = "max",  # noqa: N803
+        form: Literal["max", "init"] = "max",
         frame_reduction: Literal["mean", "sum"] = "mean",
     ):
         if form not in ("max", "init") or frame_reduction not in ("mean", "sum"):
@@ -72,7 +72,7 @@ class AgnosticAttentionLoss:
 
     def __call__(
         self, T: torch.Tensor, mask: torch.Tensor, samples: torch.Tensor | None = None
-    ) -> torch.Tensor:  # noqa: N803
+    ) -> torch.Tensor:
         """Args:
             T: ``(B, N, h, w)`` garment-attention mass ``T_i^a`` in [0, 1].
             mask: ``(B, N, h, w)`` agnostic mask at the same level, {0, 1} (1 = region ``A``).

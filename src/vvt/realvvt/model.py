@@ -172,12 +172,15 @@ class RealVVT(torch.nn.Module):
 
     @classmethod
     def from_pretrained(
-        cls, path: str | Path, config: RealVVTConfig | None = None, torch_dtype: torch.dtype | None = None
+        cls, path: str | Path, config: RealVVTConfig | None = None, dtype: torch.dtype | None = None
     ) -> RealVVT:
-        """Load a folder written by :meth:`save_pretrained` (or ``RealVVTPipeline.save_pretrained``)."""
+        """Load a folder written by :meth:`save_pretrained` (or ``RealVVTPipeline.save_pretrained``), its
+        parts in ``dtype`` when given; raises :class:`~vvt.errors.WeightsNotFoundError` when
+        ``path`` holds no such folder. ``config`` (default: the saved ``cnt_attention`` and the default
+        losses) sets the training options."""
         from vvt.realvvt.pipeline import RealVVTPipeline
 
-        pipe = RealVVTPipeline.from_pretrained(path, torch_dtype=torch_dtype)
+        pipe = RealVVTPipeline.from_pretrained(path, dtype=dtype)
         config = config or RealVVTConfig(cnt_attention=pipe.config.cnt_attention)
         return cls(**pipe.components, config=config)
 
@@ -186,7 +189,8 @@ class RealVVT(torch.nn.Module):
         return {name: getattr(self, name) for name in COMPONENTS}
 
     def pipeline(self):
-        """A :class:`~vvt.realvvt.pipeline.RealVVTPipeline` sharing this model's modules (no copy)."""
+        """A :class:`~vvt.realvvt.pipeline.RealVVTPipeline` sharing this model's modules (no copy). It samples
+        in eval mode and gives every module its mode back afterwards, so it can run during training."""
         from vvt.realvvt.pipeline import RealVVTPipeline
 
         return RealVVTPipeline(**self.components(), cnt_attention=self.config.cnt_attention)
@@ -417,9 +421,9 @@ class RealVVT(torch.nn.Module):
 
         dsm = self.dsm_loss(denoiser, x0, generator)
         if capture:
-            T = self.cnt_state.captured()  # noqa: N806 (the paper's symbol)
+            T = self.cnt_state.captured()
             level_size = self._level_size(latent_size, T.shape[1])
-            T = T.reshape(b, n, *level_size)  # noqa: N806
+            T = T.reshape(b, n, *level_size)
             agn = self.agn_loss(T, resize_mask(mask[:, :, 0], level_size), keep)
         else:
             agn = torch.zeros((), device=device)

@@ -20,7 +20,10 @@ Inputs are one video at a time:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -31,7 +34,7 @@ from diffusers import DiffusionPipeline
 from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 
-from vvt.errors import ShapeMismatchError, VVTError
+from vvt.errors import ShapeMismatchError, VVTError, WeightsNotFoundError
 from vvt.realvvt.config import RealVVTConfig
 from vvt.realvvt.edm import append_dims
 from vvt.realvvt.model import RealVVT
@@ -56,6 +59,9 @@ def _to_uint8_stack(value: Any, name: str, channels: int | None) -> np.ndarray:
             raise PipelineInputError(f"{name}: empty list of frames")
         if not all(isinstance(v, PIL.Image.Image) for v in value):
             raise PipelineInputError(f"{name}: a list must hold PIL images, got {type(value[0]).__name__}")
+        sizes = sorted({v.size for v in value})
+        if len(sizes) > 1:
+            raise ShapeMismatchError(f"{name}: the PIL frames differ in size (W, H): {sizes}")
         mode = "RGB" if channels == 3 else "L"
         value = np.stack([np.asarray(v.convert(mode)) for v in value])
     if value.dtype == np.bool_:
@@ -95,7 +101,9 @@ def _video_tensor(value: Any, name: str, mask: bool = False) -> torch.Tensor:
         raise PipelineInputError(
             f"{name}: expected a list of PIL images, a numpy array or a tensor, got {type(value).__name__}"
         )
-    frames = torch.from_numpy(_to_uint8_stack(value, name, None if mask else 3)).permute(0, 3, 1, 2).float()
+    # astype copies: read-only arrays (np.asarray of a PIL image) never reach torch.from_numpy
+    frames = torch.from_numpy(_to_uint8_stack(value, name, None if mask else 3).astype(np.float32))
+    frames = frames.permute(0, 3, 1, 2)
     return (frames > 127).float() if mask else frames / 127.5 - 1
 
 
@@ -134,6 +142,25 @@ def feathered_alpha(mask: torch.Tensor, radius: int) -> torch.Tensor:
     return mask * blurred
 
 
+@contextmanager
+def eval_mode(*modules: torch.nn.Module) -> Iterator[None]:
+    """Run a block with ``modules`` in eval mode (no dropout), then give every submodule back its own mode.
+
+    A pipeline built on a model being trained (:meth:`vvt.realvvt.model.RealVVT.pipeline`) shares its
+    modules, which are in train mode; the training continues in train mode after sampling. Each submodule's
+    flag is restored as it was, so a mixed state (e.g. a frozen part kept in eval inside a training model)
+    survives.
+    """
+    modes = [(m, m.training) for root in modules for m in root.modules()]
+    for root in modules:
+        root.eval()
+    try:
+        yield
+    finally:
+        for module, training in modes:
+            module.training = training
+
+
 class RealVVTPipeline(DiffusionPipeline):
     """Video virtual try-on with RealVVT (a diffusers ``DiffusionPipeline``).
 
@@ -144,7 +171,10 @@ class RealVVTPipeline(DiffusionPipeline):
     ``cnt_attention`` (saved in ``model_index.json``): C&T attention with partner frame
     ``j = (i + N // 2) % N`` (on) or garment tokens only (the ablation).
 
-    ``save_pretrained`` / ``from_pretrained`` round-trip every part in safetensors.
+    ``save_pretrained`` / ``from_pretrained`` round-trip every part in safetensors; ``from_pretrained`` reads
+    local folders only. Sampling runs every module in eval mode and then gives each its own mode back
+    (:func:`eval_mode`), so a pipeline sharing the modules of a model in training
+    (:meth:`vvt.realvvt.model.RealVVT.pipeline`) leaves the training as it found it.
     """
 
     model_cpu_offload_seq = "image_encoder->reference_unet->pose_guider->unet->vae"
@@ -172,6 +202,18 @@ class RealVVTPipeline(DiffusionPipeline):
         )
         self.register_to_config(cnt_attention=cnt_attention)
         self.model = RealVVT(**self.components, config=RealVVTConfig(cnt_attention=cnt_attention))
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | Path, **kwargs: Any) -> RealVVTPipeline:
+        """Load a folder written by :meth:`save_pretrained` (``model_index.json`` and one folder per part);
+        ``kwargs`` go to diffusers' ``DiffusionPipeline.from_pretrained`` (e.g. ``dtype``). Never a hub
+        repository: a folder without ``model_index.json`` is a :class:`~vvt.errors.WeightsNotFoundError`."""
+        path = Path(pretrained_model_name_or_path)
+        if not (path / "model_index.json").is_file():
+            raise WeightsNotFoundError(
+                "RealVVT pipeline", path, "a folder written by RealVVTPipeline.save_pretrained (model_index.json)"
+            )
+        return super().from_pretrained(path, **kwargs)
 
     def check_inputs(
         self,
@@ -271,20 +313,23 @@ class RealVVTPipeline(DiffusionPipeline):
         upcast_vae = self.vae.dtype == torch.float16 and self.vae.config.force_upcast
         if upcast_vae:
             self.vae.to(dtype=torch.float32)
+        # sample in eval mode even with modules shared with a training model (RealVVT.pipeline())
+        modules = [m for m in self.components.values() if isinstance(m, torch.nn.Module)]
         try:
-            frames = self._sample(
-                inputs,
-                num_inference_steps,
-                min_guidance_scale,
-                max_guidance_scale,
-                fps,
-                motion_bucket_id,
-                noise_aug_strength,
-                decode_chunk_size,
-                paste_back,
-                feather_radius,
-                generator,
-            )
+            with eval_mode(*modules):
+                frames = self._sample(
+                    inputs,
+                    num_inference_steps,
+                    min_guidance_scale,
+                    max_guidance_scale,
+                    fps,
+                    motion_bucket_id,
+                    noise_aug_strength,
+                    decode_chunk_size,
+                    paste_back,
+                    feather_radius,
+                    generator,
+                )
         finally:
             if upcast_vae:
                 self.vae.to(dtype=torch.float16)

@@ -46,10 +46,6 @@ class PoseGuider(ModelMixin, ConfigMixin):
             block_out_channels=tuple(block_out_channels),
         )
 
-    @property
-    def downsampling(self) -> int:
-        return 2 ** (len(self.config.block_out_channels) - 1)
-
     def forward(self, densepose: torch.Tensor) -> torch.Tensor:
         """``densepose``: ``(B, N, 3, H, W)`` in [-1, 1] -> features ``(B * N, out_channels, H / 8, W / 8)``
         in the U-Net's frame order (the ``N`` frames of a clip consecutive)."""

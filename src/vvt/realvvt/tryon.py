@@ -207,14 +207,10 @@ def densepose_format_of(densepose: str | Path) -> str:
 def fit_garment(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Fit a garment photo ``(h, w, 3)`` uint8 inside ``size = (H, W)`` (aspect kept, centred) on white, as
     the training data does (:mod:`vvt.data.datasets`); ``(H, W, 3)`` uint8."""
-    h, w = image.shape[:2]
-    scale = min(size[0] / h, size[1] / w)
-    nh, nw = min(size[0], max(1, round(h * scale))), min(size[1], max(1, round(w * scale)))
-    resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
-    out = np.full((*size, 3), 255, np.uint8)
-    top, left = (size[0] - nh) // 2, (size[1] - nw) // 2
-    out[top : top + nh, left : left + nw] = resized
-    return out
+    box = Letterbox.fit(image.shape[:2], size)
+    shrink = box.scaled[0] < image.shape[0] or box.scaled[1] < image.shape[1]
+    resized = box._resize(image, box.scaled, cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+    return box._pad(resized, cv2.BORDER_CONSTANT, fill=(255, 255, 255))
 
 
 @dataclass(frozen=True)
@@ -234,10 +230,10 @@ class Letterbox:
         scaled = (min(dst[0], max(1, round(src[0] * scale))), min(dst[1], max(1, round(src[1] * scale))))
         return cls(tuple(src), tuple(dst), scaled, (dst[0] - scaled[0]) // 2, (dst[1] - scaled[1]) // 2)
 
-    def _pad(self, frame: np.ndarray, mode: int) -> np.ndarray:
+    def _pad(self, frame: np.ndarray, mode: int, fill: tuple[int, ...] = (0, 0, 0)) -> np.ndarray:
         bottom = self.dst[0] - self.scaled[0] - self.top
         right = self.dst[1] - self.scaled[1] - self.left
-        return cv2.copyMakeBorder(frame, self.top, bottom, self.left, right, mode, value=0)
+        return cv2.copyMakeBorder(frame, self.top, bottom, self.left, right, mode, value=fill)
 
     def _resize(
         self, frame: np.ndarray, size: tuple[int, int], interpolation: int | None = None
