@@ -5,16 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from vvt.commands import size_arg
+
 _CATEGORIES = ("upper", "lower", "dresses")
 _FAMILIES = ("solid", "stripes", "checks", "dots", "glyphs", "logo", "gradient")
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        h, w = (int(x) for x in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size {text!r} is not HEIGHTxWIDTH, e.g. 256x192") from None
-    return h, w
 
 
 def _names(choices: tuple[str, ...]):
@@ -45,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--videos", type=int, default=4, help="person videos per category")
     parser.add_argument("--frames", type=int, default=16, help="frames per video")
     parser.add_argument(
-        "--size", type=_size, default=(256, 192), metavar="HxW", help="frame size, height x width"
+        "--size", type=size_arg(), default=(256, 192), metavar="HxW", help="frame size, height x width"
     )
     parser.add_argument("--seed", type=int, default=0, help="the same seed gives byte-identical files")
     parser.add_argument(

@@ -23,15 +23,7 @@ import resource
 import sys
 import time
 
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected HxW such as 512x384, got {text!r}") from None
-    if h % 8 or w % 8 or h <= 0 or w <= 0:
-        raise argparse.ArgumentTypeError(f"height and width must be positive multiples of 8, got {text!r}")
-    return h, w
+from vvt.commands import size_arg
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int, default=14, help="frames per clip (N)")
     parser.add_argument(
         "--size",
-        type=_size,
+        type=size_arg(8),
         default=None,
         metavar="HxW",
         help="frame size in pixels; None means 512x384 for full, 64x48 for tiny",

@@ -15,11 +15,13 @@ from __future__ import annotations
 import argparse
 import time
 
+from vvt.commands import size_arg
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--videos", type=int, default=2, help="videos per category")
     parser.add_argument("--frames", type=int, default=24, help="frames per video")
-    parser.add_argument("--size", default="256x192", help="HxW")
+    parser.add_argument("--size", type=size_arg(), default=(256, 192), metavar="HxW", help="frame size")
     parser.add_argument("--seed", type=int, default=0)
 
 
@@ -38,7 +40,7 @@ def run(args: argparse.Namespace) -> dict:
     from vvt.preprocess.masks import agnostic_frame
 
     cv2.setNumThreads(1)
-    h, w = (int(x) for x in args.size.lower().split("x"))
+    h, w = args.size
     cfg = SynthConfig(videos=args.videos, frames=args.frames, height=h, width=w, seed=args.seed)
     names = (
         "geometry",
