@@ -95,6 +95,15 @@ def test_requested_metrics_that_cannot_run_are_errors(folders, tmp_path):
         evaluate(pred, gt, ["vfid_i3d"], weights_dir=weights_dir("i3d"), show_progress=False)
     with pytest.raises(VVTError, match="unknown metric"):
         evaluate(pred, gt, ["sharpness"], show_progress=False)
+    with pytest.raises(VVTError, match="unknown optical flow 'raft'.*max_frames must be at least 1, got 0"):
+        evaluate(pred, gt, ["warp_error"], flow="raft", max_frames=0, show_progress=False)
+    # one clip per side: no covariance to fit, an error naming the counts instead of a numpy trace
+    single = tmp_path / "single"
+    write_lossless(single / "gt" / "a", smooth_frames(4, 32, 32))
+    write_lossless(single / "pred" / "a", smooth_frames(4, 32, 32, seed=1))
+    with pytest.raises(VVTError, match="vfid_i3d .*at least 2 4-frame clips on each side, got 1 predicted, 1 real"):
+        evaluate(single / "pred", single / "gt", ["vfid_i3d"], weights_dir=weights_dir("i3d"), vfid=TINY_VFID,
+                 show_progress=False)
 
 
 def test_deep_metrics_are_reproducible_and_computed_from_the_right_features(tmp_path):

@@ -60,3 +60,22 @@ def test_a_brightness_flicker_is_measured_exactly(shifted):
     steady = (shifted.astype(np.float32) / 255) * 0.8
     assert flicker(steady, motions, mask) == pytest.approx(0.0, abs=1e-6)
     assert np.isnan(flicker(steady, motions, np.zeros_like(mask)))  # no region: no value
+
+
+def test_warping_error_is_eq7_per_frame_pair_then_averaged_over_pairs(shifted):
+    from vvt.eval.temporal import Motion
+
+    flow = np.zeros((H, W, 2), np.float32)
+    flow[..., 0] = K
+    wide = non_occluded(flow, -flow)
+    small = np.zeros_like(wide)
+    small[10:20, 10:20] = True  # 100 pixels against ~5000: pooling all pixels would weigh this pair 50x less
+    video = shifted.astype(np.float32) / 255 * 0.8
+    video[2] += 0.1  # pair 0 is exact (error 0); pairs 1 and 2 change by +-0.1 (squared error 0.01)
+    motions = [Motion(flow, wide), Motion(flow, small), Motion(flow, wide)]
+    assert warping_error(video, motions) == pytest.approx((0 + 0.01 + 0.01) / 3, rel=1e-4)
+    # a pair without a non-occluded pixel is left out; none at all gives no value
+    empty = np.zeros_like(wide)
+    assert warping_error(video, [Motion(flow, wide), Motion(flow, empty), Motion(flow, wide)]) == pytest.approx(
+        0.01 / 2, rel=1e-4)
+    assert np.isnan(warping_error(video, [Motion(flow, empty)] * 3))

@@ -32,23 +32,10 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from vvt.eval import evaluate
-    from vvt.eval.bench import parse_metrics
-    from vvt.eval.vfid import VFIDProtocol
+    from vvt.eval.bench import evaluation_settings
     from vvt.io import atomic_write_text
 
-    report = evaluate(
-        args.pred,
-        args.gt,
-        parse_metrics(args.metrics),
-        args.masks,
-        weights_dir=args.weights_dir,
-        device=args.device,
-        lpips_net=args.lpips_net,
-        vfid=VFIDProtocol(channel_order=args.vfid_channel_order),
-        flow=args.flow,
-        seed=args.seed,
-        max_frames=args.max_frames,
-    )
+    report = evaluate(args.pred, args.gt, masks_dir=args.masks, **evaluation_settings(args))
     atomic_write_text(args.out, json.dumps(report, indent=2) + "\n")
     for name, value in report["metrics"].items():
         print(f"{name:>13}: {'n/a (' + report['absent'][name] + ')' if value is None else f'{value:.6g}'}")

@@ -8,7 +8,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from vvt.errors import VVTError
-from vvt.eval.evaluator import ALL_METRICS, TEMPORAL, EvalConfig, Evaluator
+from vvt.eval.evaluator import TEMPORAL, EvalConfig, Evaluator
 from vvt.eval.inputs import MatchedItem, match
 from vvt.eval.vfid import VFIDProtocol
 
@@ -83,29 +83,24 @@ def evaluate(
         ``spread`` the standard deviations of KID and IS over their subsets/splits, ``items`` per-item values.
 
     Raises:
+        VVTError: unknown metric names, invalid settings, or a requested metric these inputs cannot give.
         ShapeMismatchError: names, frame counts or sizes differ (every offending item listed).
         WeightsNotFoundError: a requested metric's weights file is missing (naming the file and folder).
     """
-    wanted = tuple(metrics) if metrics else None
-    if wanted:
-        unknown = [m for m in wanted if m not in ALL_METRICS]
-        if unknown:
-            raise VVTError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(ALL_METRICS)}")
-    protocol = vfid or VFIDProtocol()
-    items = match(pred_dir, gt_dir, masks_dir)
-    if wanted:
-        _check_applicable(wanted, items, masks_dir is not None, protocol, max_frames)
-    config = EvalConfig(
-        metrics=wanted,
+    config = EvalConfig(  # checks the settings before any file is read
+        metrics=tuple(metrics) if metrics else None,
         weights_dir=weights_dir,
         device=device,
         lpips_net=lpips_net,
-        vfid=protocol,
+        vfid=vfid or VFIDProtocol(),
         flow=flow,
         seed=seed,
         max_frames=max_frames,
         batch_size=batch_size,
     )
+    items = match(pred_dir, gt_dir, masks_dir)
+    if config.metrics:
+        _check_applicable(config.metrics, items, masks_dir is not None, config.vfid, max_frames)
     evaluator = Evaluator(config, ["pred"])
     for item in tqdm(items, desc="evaluating", unit="item", disable=not show_progress):
         evaluator.add(item.name, {"pred": item.pred}, gt=item.gt, mask=item.mask)

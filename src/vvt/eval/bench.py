@@ -102,21 +102,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_evaluation_arguments(parser)
 
 
-def eval_config(args: argparse.Namespace, size: tuple[int, int] | None = None):
-    from vvt.eval.evaluator import EvalConfig
+def evaluation_settings(args: argparse.Namespace) -> dict:
+    """The options of :func:`add_evaluation_arguments` as keyword arguments of ``EvalConfig`` / ``evaluate``."""
     from vvt.eval.vfid import VFIDProtocol
 
-    return EvalConfig(
-        metrics=parse_metrics(args.metrics),
-        weights_dir=args.weights_dir,
-        device=args.device,
-        lpips_net=args.lpips_net,
-        vfid=VFIDProtocol(channel_order=args.vfid_channel_order),
-        flow=args.flow,
-        seed=args.seed,
-        size=size,
-        max_frames=args.max_frames,
-    )
+    return {
+        "metrics": parse_metrics(args.metrics),
+        "weights_dir": args.weights_dir,
+        "device": args.device,
+        "lpips_net": args.lpips_net,
+        "vfid": VFIDProtocol(channel_order=args.vfid_channel_order),
+        "flow": args.flow,
+        "seed": args.seed,
+        "max_frames": args.max_frames,
+    }
+
+
+def eval_config(args: argparse.Namespace, size: tuple[int, int] | None = None):
+    from vvt.eval.evaluator import EvalConfig
+
+    return EvalConfig(size=size, **evaluation_settings(args))
 
 
 def run(args: argparse.Namespace) -> dict:

@@ -44,7 +44,7 @@ from vvt.eval import temporal
 from vvt.eval.inception import inception_score
 from vvt.eval.inputs import read_frames, read_mask_frames
 from vvt.eval.vfid import VFIDProtocol, clip_features
-from vvt.eval.weights import WEIGHT_FILES, missing_reason, weight_path
+from vvt.eval.weights import missing_reason, weight_path
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +101,26 @@ class EvalConfig:
     size: tuple[int, int] | None = None
     max_frames: int | None = None
 
+    def __post_init__(self):
+        problems = []
+        unknown = [m for m in self.metrics or () if m not in ALL_METRICS]
+        if unknown:
+            problems.append(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(ALL_METRICS)}")
+        if self.lpips_net not in imagelib.LPIPS_NETS:
+            problems.append(
+                f"unknown LPIPS backbone {self.lpips_net!r}; choose from {', '.join(imagelib.LPIPS_NETS)}"
+            )
+        if self.flow not in temporal.FLOW_METHODS:
+            problems.append(f"unknown optical flow {self.flow!r}; choose from {', '.join(temporal.FLOW_METHODS)}")
+        for name in ("max_frames", "batch_size", "kid_subsets", "kid_subset_size", "is_splits"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                problems.append(f"{name} must be at least 1, got {value}")
+        if self.size is not None and min(self.size) < 1:
+            problems.append(f"size must be positive (H, W), got {tuple(self.size)}")
+        if problems:
+            raise VVTError("invalid evaluation settings: " + "; ".join(problems))
+
     def protocol(self) -> dict:
         """What every metric computes, written into each report so numbers are never compared blindly."""
         return {
@@ -117,7 +137,8 @@ class EvalConfig:
             "is": f"torchvision ImageNet Inception-v3, 299x299, {self.is_splits} splits, predictions only",
             "vfid": self.vfid.describe(),
             "warp_error": f"Lai et al. 2018 E_warp: MSE on [0,1] between pred t+1 and pred t warped by the "
-            f"reference video's {self.flow} flow, non-occluded pixels (forward-backward check)",
+            f"reference video's {self.flow} flow, non-occluded pixels (forward-backward check); mean per "
+            f"frame pair, then over pairs",
             "flicker": "mean |change| of the try-on region's mean colour, pred t+1 vs warped pred t, [0,1]",
             "size": list(self.size) if self.size else "native",
             "max_frames": self.max_frames,
@@ -162,9 +183,6 @@ class Evaluator:
         self.device = torch.device(config.device)
         self.explicit = config.metrics is not None
         requested = tuple(config.metrics) if self.explicit else ALL_METRICS
-        unknown = [m for m in requested if m not in ALL_METRICS]
-        if unknown:
-            raise VVTError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(ALL_METRICS)}")
         self.absent: dict[str, str] = {}
         self.metrics = [m for m in ALL_METRICS if m in requested and not self._weights_absent(m)]
         self._nets: dict[str, torch.nn.Module] = self._load_networks()
@@ -188,8 +206,6 @@ class Evaluator:
         key = self._weights_key(metric)
         if key is None:
             return False
-        if key not in WEIGHT_FILES:
-            raise VVTError(f"unknown LPIPS backbone {key!r}; choose from {', '.join(imagelib.LPIPS_NETS)}")
         reason = missing_reason(key, self.config.weights_dir)
         if reason is None:
             return False
@@ -321,11 +337,14 @@ class Evaluator:
         pred01 = pred.astype(np.float32) / 255
         if gt is not None:
             gt01 = gt.astype(np.float32) / 255
-            for metric, fn in (("ssim", imagelib.ssim), ("psnr", imagelib.psnr)):
-                if metric in self.metrics:
-                    values[metric] = float(fn(pred01, gt01).mean())
-            if mask is not None and "masked_ssim" in self.metrics:
-                values["masked_ssim"] = _nanmean(imagelib.masked_ssim(pred01, gt01, mask))
+            want_masked = mask is not None and "masked_ssim" in self.metrics
+            ssim_map = imagelib.ssim_map(pred01, gt01) if "ssim" in self.metrics or want_masked else None
+            if "ssim" in self.metrics:
+                values["ssim"] = float(imagelib.frame_means(ssim_map).mean())
+            if "psnr" in self.metrics:
+                values["psnr"] = float(imagelib.psnr(pred01, gt01).mean())
+            if want_masked:
+                values["masked_ssim"] = _nanmean(imagelib.masked_frame_means(ssim_map, mask))
             if "lpips" in self._nets:
                 b = self.config.batch_size
                 scores = [
@@ -385,18 +404,26 @@ class Evaluator:
             for m in ("ssim", "psnr", "lpips", "masked_ssim", "warp_error", "flicker"):
                 if m in active:
                     metrics[m] = _nanmean(item.get(m, np.nan) for item in st.items.values())
-            if st.fid_features and "fid_features" in real:
-                feats = np.concatenate(st.fid_features)
-                if "fid" in active:
-                    metrics["fid"] = fidlib.fid_from_features(feats, real["fid_features"])
-                if "kid" in active:
+            for m in DISTRIBUTION:
+                if m in ("fid", "kid"):
+                    parts, real_key, unit = st.fid_features, "fid_features", "frames"
+                else:
+                    parts, real_key, unit = st.clip_features[m], m, f"{c.vfid.clip_len}-frame clips"
+                if m not in active or not parts or real_key not in real:
+                    continue
+                feats, real_feats = np.concatenate(parts), real[real_key]
+                if min(len(feats), len(real_feats)) < 2:  # a covariance / an unbiased MMD needs two samples
+                    reason = f"needs at least 2 {unit} on each side, got {len(feats)} predicted, {len(real_feats)} real"
+                    if self.explicit:
+                        raise VVTError(f"metric {m} cannot be computed on these inputs: {reason}")
+                    method_absent[m] = reason
+                elif m == "kid":
                     mean, std = fidlib.kid_from_features(
-                        feats, real["fid_features"], c.kid_subsets, c.kid_subset_size, c.seed
+                        feats, real_feats, c.kid_subsets, c.kid_subset_size, c.seed
                     )
-                    metrics["kid"], spread["kid"] = mean * KID_SCALE, std * KID_SCALE
-            for key in ("vfid_i3d", "vfid_resnext"):
-                if key in active and st.clip_features[key] and key in real:
-                    metrics[key] = fidlib.fid_from_features(np.concatenate(st.clip_features[key]), real[key])
+                    metrics[m], spread[m] = mean * KID_SCALE, std * KID_SCALE
+                else:
+                    metrics[m] = fidlib.fid_from_features(feats, real_feats)
             if "is" in active and st.probs:
                 metrics["is"], spread["is"] = inception_score(np.concatenate(st.probs), c.is_splits)
             for m, v in metrics.items():

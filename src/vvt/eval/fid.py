@@ -65,12 +65,12 @@ def fid_from_features(features1: np.ndarray, features2: np.ndarray) -> float:
     (N_2 - 1))``, so ``Tr (S_1 S_2)^{1/2}`` is that small matrix's nuclear norm. Both give the same number.
     """
     x, y = np.asarray(features1, dtype=np.float64), np.asarray(features2, dtype=np.float64)
+    if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1] or min(x.shape[0], y.shape[0]) < 2:
+        raise ValueError(f"need >= 2 feature vectors of the same size in each set, got {x.shape} and {y.shape}")
     if min(x.shape[0], y.shape[0]) >= x.shape[1]:
         return frechet_distance(*feature_statistics(x), *feature_statistics(y))
     log.warning("Frechet distance on %d and %d samples of dimension %d: rank-deficient covariances, the value "
                 "is biased upward (published FIDs use thousands of samples)", x.shape[0], y.shape[0], x.shape[1])
-    if x.shape[1] != y.shape[1] or min(x.shape[0], y.shape[0]) < 2:
-        raise ValueError(f"need >= 2 feature vectors of the same size in each set, got {x.shape} and {y.shape}")
     xc, yc = x - x.mean(axis=0), y - y.mean(axis=0)
     cross = xc @ yc.T / np.sqrt((x.shape[0] - 1) * (y.shape[0] - 1))
     trace_sqrt = np.linalg.svd(cross, compute_uv=False).sum()

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vvt.eval.weights import load_into, load_torch_file, weight_path
+from vvt.eval.weights import load_network, load_torch_file, weight_path
 
 
 def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
@@ -164,6 +164,4 @@ class InceptionI3d(nn.Module):
 def load_i3d(weights_dir: str | Path | None) -> InceptionI3d:
     """InceptionI3d (400 classes) with ``i3d.pt`` from the weights directory, in eval mode."""
     path = weight_path("i3d", weights_dir)
-    net = InceptionI3d(400)
-    load_into(net, load_torch_file(path), path)
-    return net.eval()
+    return load_network(InceptionI3d, load_torch_file(path), path)

@@ -65,18 +65,27 @@ def ssim_map(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     return np.stack(maps)
 
 
+def frame_means(maps: np.ndarray) -> np.ndarray:
+    """Mean of each frame's map: ``(N, H, W)`` -> ``(N,)``."""
+    return maps.reshape(maps.shape[0], -1).mean(axis=1)
+
+
+def masked_frame_means(maps: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mean of each frame's map ``(N, H, W)`` inside ``mask`` ``(N, H, W)`` bool -> ``(N,)``; NaN if empty."""
+    inside = mask.astype(bool).reshape(mask.shape[0], -1)
+    count = inside.sum(axis=1)
+    total = (maps.reshape(maps.shape[0], -1) * inside).sum(axis=1)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
 def ssim(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """SSIM per frame ``(N,)`` of frames ``(N, H, W, 3)`` in [0, 1]."""
-    return ssim_map(pred, gt).reshape(pred.shape[0], -1).mean(axis=1)
+    return frame_means(ssim_map(pred, gt))
 
 
 def masked_ssim(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """SSIM averaged inside ``mask`` ``(N, H, W)`` bool -> ``(N,)``; a frame with an empty mask gives NaN."""
-    smap = ssim_map(pred, gt)
-    inside = mask.astype(bool)
-    count = inside.reshape(inside.shape[0], -1).sum(axis=1)
-    total = (smap * inside).reshape(inside.shape[0], -1).sum(axis=1)
-    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return masked_frame_means(ssim_map(pred, gt), mask)
 
 
 class LPIPS(nn.Module):

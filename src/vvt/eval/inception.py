@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models import inception as tv_inception
 
-from vvt.eval.weights import load_into, load_torch_file, weight_path
+from vvt.eval.weights import load_network, load_torch_file, weight_path
 
 INCEPTION_SIZE = 299
 FID_FEATURE_DIM = 2048
@@ -156,17 +156,13 @@ def imagenet_inception_v3() -> tv_inception.Inception3:
 def load_fid_features(weights_dir: str | Path | None) -> FIDFeatures:
     """The FID feature extractor with ``pt_inception-2015-12-05-6726825d.pth`` from the weights directory."""
     path = weight_path("fid_inception", weights_dir)
-    net = fid_inception_v3()
-    load_into(net, load_torch_file(path), path)
-    return FIDFeatures(net)
+    return FIDFeatures(load_network(fid_inception_v3, load_torch_file(path), path))
 
 
 def load_inception_classifier(weights_dir: str | Path | None) -> InceptionClassifier:
     """The Inception-Score classifier with ``inception_v3_google-0cc3c7bd.pth`` from the weights directory."""
     path = weight_path("inception_v3", weights_dir)
-    net = imagenet_inception_v3()
-    load_into(net, load_torch_file(path), path)
-    return InceptionClassifier(net)
+    return InceptionClassifier(load_network(imagenet_inception_v3, load_torch_file(path), path))
 
 
 def inception_score(probs: np.ndarray, splits: int = 10) -> tuple[float, float]:

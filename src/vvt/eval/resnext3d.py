@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from vvt.eval.weights import load_into, load_torch_file, weight_path
+from vvt.eval.weights import load_network, load_torch_file, weight_path
 
 
 class ResNeXtBottleneck(nn.Module):
@@ -115,6 +115,4 @@ def load_resnext101(weights_dir: str | Path | None) -> ResNeXt3D:
     checkpoint = load_torch_file(path)
     state = checkpoint.get("state_dict", checkpoint)
     state = {k.removeprefix("module."): v for k, v in state.items()}
-    net = resnext101()
-    load_into(net, state, path)
-    return net.eval()
+    return load_network(resnext101, state, path)

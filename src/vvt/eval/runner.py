@@ -39,7 +39,7 @@ from vvt.errors import InputFileError
 from vvt.eval import baselines
 from vvt.eval.evaluator import EvalConfig, Evaluator
 from vvt.eval.inputs import read_frames, read_mask_frames
-from vvt.io import atomic_write_text, read_image, read_mask, write_video
+from vvt.io import atomic_write_text, read_image, read_mask, video_info, write_video
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +117,6 @@ class _Inputs:
 
 
 def _load_inputs(sample: Sample, cfg: EvalConfig) -> _Inputs:
-    from vvt.io import video_info
-
     if sample.agnostic is None or sample.agnostic_mask is None:
         raise InputFileError(
             sample.person or sample.name, "the benchmark needs agnostic and agnostic_mask streams"

@@ -14,8 +14,12 @@ rewarded for its own errors. For each pair of consecutive frames (t, t+1):
 
 Metrics (frames in [0, 1]):
 
-* ``warp_error``: the mean over all non-occluded pixels of all frame pairs of the squared difference between
-  ``pred_{t+1}`` and ``W(pred_t)``, averaged over the RGB channels (Eq. 7's ``E_warp`` on [0, 1] images).
+* ``warp_error``: Eq. 7's ``E_warp`` on [0, 1] images: for each frame pair, the mean over its non-occluded
+  pixels of the squared difference between ``pred_{t+1}`` and ``W(pred_t)`` (averaged over the RGB channels,
+  as Lai et al.'s code does by counting the 3-channel mask); then the mean over the frame pairs (their
+  ``E_warp(V) = 1/(T-1) sum_t E_warp(V_t, V_{t+1})``). A pair with no non-occluded pixel is left out.
+  Our reading: Lai et al. warp frame t+1 back onto frame t and also drop motion boundaries (Ruder et al.
+  2016); we warp frame t forward onto t+1, which mirrors it, and keep only the forward-backward check.
 * ``flicker``: inside the try-on region (the agnostic mask of frame t+1, intersected with the non-occluded
   pixels), the absolute change of the region's mean colour from ``W(pred_t)`` to ``pred_{t+1}``, averaged
   over RGB and frame pairs. Texture that moves with the person cancels out; a garment that brightens, darkens
@@ -93,14 +97,16 @@ def reference_motion(reference: np.ndarray, method: str = "dis") -> list[Motion]
 
 
 def warping_error(pred: np.ndarray, motions: list[Motion]) -> float:
-    """Lai et al.'s ``E_warp`` of a predicted video ``(N, H, W, 3)`` in [0, 1] under the reference motion."""
-    total, count = 0.0, 0
+    """Lai et al.'s ``E_warp`` (Eq. 7, averaged over frame pairs) of a predicted video ``(N, H, W, 3)`` in
+    [0, 1] under the reference motion (N-1 :class:`Motion`); NaN when no pair has a non-occluded pixel."""
+    errors = []
     for t, m in enumerate(motions):
+        if not m.valid.any():
+            continue
         warped = warp_frame(pred[t], m.flow_back)
         sq = ((pred[t + 1].astype(np.float64) - warped) ** 2).mean(axis=-1)
-        total += float(sq[m.valid].sum())
-        count += int(m.valid.sum())
-    return total / count if count else float("nan")
+        errors.append(float(sq[m.valid].mean()))
+    return float(np.mean(errors)) if errors else float("nan")
 
 
 def flicker(pred: np.ndarray, motions: list[Motion], mask: np.ndarray) -> float:

@@ -25,6 +25,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vvt.errors import VVTError
+
 
 @dataclass(frozen=True)
 class VFIDProtocol:
@@ -36,11 +38,12 @@ class VFIDProtocol:
 
     def __post_init__(self):
         if self.channel_order not in ("bgr", "rgb"):
-            raise ValueError(f"channel_order must be 'bgr' or 'rgb', got {self.channel_order!r}")
+            raise VVTError(f"VFID channel_order must be 'bgr' or 'rgb', got {self.channel_order!r}")
         if self.clip_len < 1 or self.size < 1:
-            raise ValueError(f"clip_len and size must be positive, got {self.clip_len} and {self.size}")
+            raise VVTError(f"VFID clip_len and size must be positive, got {self.clip_len} and {self.size}")
 
     def num_clips(self, num_frames: int) -> int:
+        """Clips cut from a video of ``num_frames`` frames (non-overlapping, the shorter tail dropped)."""
         return num_frames // self.clip_len
 
     def describe(self) -> dict:
