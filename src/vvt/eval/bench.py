@@ -5,13 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must be HxW, e.g. 512x384, got {text!r}") from None
-    return h, w
+from vvt.commands import size_arg
 
 
 def add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
@@ -87,9 +81,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layout", default="auto", help="dataset layout (auto-detected by default)")
     parser.add_argument(
         "--size",
-        type=_size,
+        type=size_arg(2),
         default=None,
-        help="HxW every stream is resized to (default: the dataset's size)",
+        metavar="HxW",
+        help="even HxW every stream is resized to (default: the dataset's size)",
     )
     parser.add_argument("--steps", type=int, default=25, help="denoising steps of the model")
     parser.add_argument("--max-items", type=int, default=None, help="use only the first N samples")
