@@ -117,6 +117,8 @@ def test_read_video_max_frames(tmp_path):
     got, _ = read_video(path, max_frames=2)
     assert got.shape == (2, 64, 48, 3)
     np.testing.assert_array_equal(got, read_video(path)[0][:2])  # the first two frames, decoded alike
+    with pytest.raises(ValueError, match="max_frames must be at least 1"):
+        read_video(path, max_frames=0)
 
 
 def test_failed_write_leaves_previous_file_and_no_temporaries(tmp_path):

@@ -116,6 +116,8 @@ def iter_frames(path: str | Path) -> Iterator[np.ndarray]:
 
 def read_video(path: str | Path, max_frames: int | None = None) -> tuple[np.ndarray, float]:
     """Read a whole video (or its first ``max_frames``) as ``(N, H, W, 3)`` uint8 and its fps."""
+    if max_frames is not None and max_frames < 1:
+        raise ValueError(f"max_frames must be at least 1, got {max_frames}")
     path = Path(path)
     fps = DEFAULT_FPS if path.is_dir() else None
     frames: list[np.ndarray] = []
