@@ -251,8 +251,8 @@ def test_missing_streams_fail_clearly_when_built(tmp_path, samples):
     with pytest.raises(ConfigError, match="unknown stream"):
         TryOnDataset(samples, (H, W), streams=("person", "pose"))
     for s in samples:
-        s.densepose_format = "dresscode_parts"
-    with pytest.raises(LayoutError, match="dresscode_parts cannot be converted"):
+        s.densepose_format = "openpose_heatmaps"
+    with pytest.raises(LayoutError, match="openpose_heatmaps cannot be converted"):
         TryOnDataset(samples, (H, W))
 
 

@@ -262,6 +262,17 @@ def test_detectron2_parts_round_trip_with_compression_noise():
     assert (v[got == 0] == 0).all() and (got == 0).any()
 
 
+def test_dresscode_part_labels_convert_exactly(tmp_path):
+    from vvt.io import read_image, write_image
+
+    part = np.random.default_rng(1).integers(0, 25, size=(12, 10)).astype(np.uint8)
+    write_image(tmp_path / "013564_5.png", part)  # Dress Code stores I as a grey level
+    got, u, v = decode_iuv(to_vvt_iuv(read_image(tmp_path / "013564_5.png"), "dresscode_parts"))
+    np.testing.assert_array_equal(got, part)
+    np.testing.assert_allclose(u[got > 0], 0.5, atol=0.003)
+    assert (u[got == 0] == 0).all() and (v[got == 0] == 0).all()
+
+
 def test_detectron2_palette_is_viridis_with_purple_background():
     pal = detectron2_palette()
     assert tuple(pal[0]) == (68, 1, 84)

@@ -18,6 +18,9 @@ Other formats convert to it with :func:`to_vvt_iuv` (:data:`DENSEPOSE_FORMATS`):
   (RGB distance), then a 3x3 median filter removes compression speckle at part borders. The chart
   coordinates are not in these videos; vvt sets ``U = V = 0.5`` (the chart centre, the value nearest on
   average to the unknown true one) on every body pixel.
+- ``"dresscode_parts"``: Dress Code's ``dense/<id>_5.png``, the part index itself stored as a grey level
+  (0 = background, 1..24), read as RGB with equal channels. vvt takes ``I`` from the first channel and sets
+  ``U = V = 0.5`` as above (the charts in ``dense/<id>_5_uv.npz`` are not read yet).
 
 Using real DensePose output: run detectron2's DensePose (``apply_net.py dump``) and encode each frame's
 ``I, U, V`` arrays with :func:`encode_iuv` (the exact format), or render them with ``show ... dp_segm``
@@ -56,7 +59,7 @@ def decode_iuv(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return part, u, v
 
 
-DENSEPOSE_FORMATS = ("vvt_iuv", "detectron2_parts")
+DENSEPOSE_FORMATS = ("vvt_iuv", "detectron2_parts", "dresscode_parts")
 UNKNOWN_UV = 0.5
 
 
@@ -97,8 +100,11 @@ def to_vvt_iuv(frames: np.ndarray, source_format: str) -> np.ndarray:
     """Convert DensePose frames ``(..., H, W, 3)`` uint8 in ``source_format`` to the vvt IUV format."""
     if source_format == "vvt_iuv":
         return frames
-    if source_format == "detectron2_parts":
-        part = detectron2_parts_to_index(frames)
+    if source_format in ("detectron2_parts", "dresscode_parts"):
+        if source_format == "detectron2_parts":
+            part = detectron2_parts_to_index(frames)
+        else:
+            part = np.asarray(frames)[..., 0].astype(np.int64).clip(0, NUM_PARTS)
         uv = np.full(part.shape, UNKNOWN_UV, dtype=np.float32)
         return encode_iuv(part, uv, uv)
     raise ValueError(f"unknown DensePose format {source_format!r} (known: {', '.join(DENSEPOSE_FORMATS)})")
