@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from vvt.pose.densepose import DENSEPOSE_FORMATS
+
 METHODS_HELP = {
     "fashionmirror": "FashionMirror: person image + garment image + pose video (needs --pose-video)",
     "realvvt": "RealVVT: person video + garment image (--video, or prepared streams: --data / --agnostic)",
@@ -106,7 +108,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     inputs.add_argument("--densepose", type=Path, help="[realvvt] DensePose video")
     inputs.add_argument(
         "--densepose-format",
-        choices=("vvt_iuv", "detectron2_parts"),
+        choices=DENSEPOSE_FORMATS,
         help="[realvvt] format of the DensePose stream (None: the folder's layout.json says, else ViViD's "
         "detectron2_parts)",
     )
