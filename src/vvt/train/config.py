@@ -92,4 +92,6 @@ class DataConfig:
     size: tuple[int, int] = (512, 384)
     frames: int = 8
     frame_stride: int = 1
-    flip: bool = True
+    # Off by default: a mirrored DensePose / skeleton frame keeps its part colours, so its left/right labels would
+    # contradict the image (the paper does not flip); enable it only for conditions without sided labels.
+    flip: bool = False
