@@ -401,16 +401,16 @@ def read_dresscode(root: str | Path, split: str = "test", pairs: str = "paired",
     ``agnostic_masks/`` as in CatVTON's evaluation, both from the Dress Code authors' circle)::
 
         ROOT/{upper_body,lower_body,dresses}/   (or ROOT is one category folder)
-          images/XXXXXX_0.jpg   person photo;  images/XXXXXX_1.jpg  garment photo   (required)
-          masks/XXXXXX_1.png    garment mask
-          agnostic_masks/XXXXXX_0.png   agnostic mask, white = inpaint
-          keypoints/XXXXXX_2.json       Dress Code's 18 COCO keypoints  (``extra["dresscode_keypoints"]``)
-          label_maps/XXXXXX_4.png       human parsing                   (``extra["label_map"]``)
-          skeletons/XXXXXX_5.jpg        rendered skeleton               (``skeleton``)
-          dense/XXXXXX_5.png            DensePose part-index labels     (``densepose``, format
-                                        ``"dresscode_parts"``; the U, V charts in dense/XXXXXX_5_uv.npz go
+          images/<id>_0.jpg   person photo;  images/<id>_1.jpg  garment photo   (required)
+          masks/<id>_1.png    garment mask
+          agnostic_masks/<id>_0.png   agnostic mask, white = inpaint
+          keypoints/<id>_2.json       Dress Code's 18 COCO keypoints  (``extra["dresscode_keypoints"]``)
+          label_maps/<id>_4.png       human parsing                   (``extra["label_map"]``)
+          skeletons/<id>_5.jpg        rendered skeleton               (``skeleton``)
+          dense/<id>_5.png            DensePose part-index labels     (``densepose``, format
+                                        ``"dresscode_parts"``; the U, V charts in dense/<id>_5_uv.npz go
                                         to ``extra["densepose_uv"]``)
-          train_pairs.txt, test_pairs_paired.txt, test_pairs_unpaired.txt: "XXXXXX_0.jpg YYYYYY_1.jpg"
+          train_pairs.txt, test_pairs_paired.txt, test_pairs_unpaired.txt: "<id>_0.jpg <id2>_1.jpg"
 
     Dress Code has no agnostic person image. Images are 1-frame samples (``is_video=False``).
     """
