@@ -232,13 +232,15 @@ def test_config_reaches_the_losses(model):
         model,
         P_mean=-0.3,
         P_std=1.2,
-        sigma_data=0.5,
         lambda_n=0.2,
         agn_form="init",
         agn_frame_reduction="sum",
     )
     assert (m.dsm_loss.sigma_sampler.P_mean, m.dsm_loss.sigma_sampler.P_std) == (-0.3, 1.2)
-    assert m.dsm_loss.precond.sigma_data == 0.5 and m.precond.sigma_data == 0.5
+    assert m.dsm_loss.precond.sigma_data == 1.0 and m.precond.sigma_data == 1.0
+    # the Euler sampler assumes sigma_data = 1: another value is refused, not silently mis-sampled
+    with pytest.raises(ConfigError, match="sigma_data=0.5 is not supported"):
+        RealVVTConfig(sigma_data=0.5)
     assert (m.agn_loss.lambda_N, m.agn_loss.form, m.agn_loss.frame_reduction) == (0.2, "init", "sum")
     defaults = RealVVTConfig()
     assert (defaults.P_mean, defaults.P_std, defaults.sigma_data) == (0.7, 1.6, 1.0)

@@ -52,9 +52,10 @@ def test_vae_realvvt_report_pipeline(synth, tmp_path, capsys):
         ]
     )
     assert rc == 0
-    from diffusers import AutoencoderKLTemporalDecoder
+    from diffusers import AutoencoderKL
 
-    vae = AutoencoderKLTemporalDecoder.from_pretrained(vae_out / "final")
+    vae = AutoencoderKL.from_pretrained(vae_out / "final")  # the small preset's frame-wise VAE, 2x down
+    assert vae.encode(torch.zeros(1, 3, 64, 48)).latent_dist.mode().shape == (1, 4, 32, 24)
     # the exported scaling factor makes the posterior means of the training clips unit-variance
     cfg = load_config(VAERunConfig, vae_out / "config.yaml")
     task = VAETask(cfg)
@@ -93,17 +94,101 @@ def test_vae_realvvt_report_pipeline(synth, tmp_path, capsys):
 
     trained = RealVVT.from_pretrained(rv_out / "final")
     assert torch.equal(trained.vae.encoder.conv_in.weight, vae.encoder.conv_in.weight)
+    # the training size, clip length and sampling settings travel with the model
+    from vvt.realvvt.pipeline import RealVVTPipeline
+
+    saved = RealVVTPipeline.from_pretrained(rv_out / "final").config
+    assert (saved.height, saved.width, saved.num_frames, saved.num_inference_steps) == (64, 48, 2, 2)
+    assert (saved.fps, saved.motion_bucket_id, saved.max_guidance_scale) == (7, 40, 2.0)
     capsys.readouterr()
     rc = main(["train", "report", "--run", str(rv_out), "--max-videos", "1", "--steps", "1"])
     assert rc == 0
     report = json.loads((rv_out / "report.json").read_text())
     methods = report["methods"]
-    assert set(methods) == {"trained", "untrained", "copy_agnostic"}
+    assert set(methods) == {
+        "trained",
+        "untrained",
+        "copy_agnostic",
+        "naive_paste",
+        "blurred_truth_sigma1.5",
+        "flat_true_colour",
+        "vae_reconstruction",
+        "vae_ceiling",
+    }
     assert methods["copy_agnostic"]["denoising_loss"] is None
     assert report["clips"] == 1 and 0 < methods["copy_agnostic"]["ssim_in_mask"] < 1
     # two steps from the same start: trained and untrained models differ, but not by much
     assert methods["trained"]["denoising_loss"] != methods["untrained"]["denoising_loss"]
-    assert "| copy_agnostic | n/a |" in capsys.readouterr().out
+    # calibration rows with known answers: the true mean colour has no colour error; the grey agnostic
+    # region has one; blurring the truth keeps the colour but loses structure
+    assert methods["flat_true_colour"]["colour_error"] == pytest.approx(0.0, abs=1e-6)
+    assert methods["copy_agnostic"]["colour_error"] > 0.02
+    assert methods["blurred_truth_sigma1.5"]["colour_error"] < methods["copy_agnostic"]["colour_error"]
+    assert methods["blurred_truth_sigma1.5"]["ssim_in_mask"] < 1.0
+    # the ceiling pastes the reconstruction back: outside the mask it is the input, so whole-frame PSNR rises
+    assert methods["vae_ceiling"]["psnr"] >= methods["vae_reconstruction"]["psnr"] - 1e-6
+    out = capsys.readouterr().out
+    assert "| copy_agnostic | n/a |" in out and "contact_sheet.png" in out
+    from PIL import Image
+
+    sheet = Image.open(rv_out / "contact_sheet.png")
+    # one row per clip below a 14-pixel header; garment + 3 x (agnostic, prediction, truth) for frames 0, 1
+    assert sheet.size[1] == 14 + 1 * (64 * 3 + 4)
+    assert sheet.size[0] == (1 + 2 * 3) * (48 * 3 + 4) + 4 * 2
+
+
+def test_trained_micro_conditioning_is_used_for_sampling(synth, tmp_path, monkeypatch):
+    """A model trained with non-default fps / motion bucket / noise augmentation samples with them."""
+    out = tmp_path / "rv"
+    rc = main(
+        [
+            "train",
+            "realvvt",
+            "--config",
+            "tiny-synth",
+            *common(out, synth),
+            "train.max_steps=1",
+            "train.batch_size=1",
+            "data.frames=2",
+            "data.size=[32,24]",
+            "model.preset=tiny",
+            "model.vae_dir=null",
+            "model.agn_level=null",
+            "model.fps=12",
+            "model.motion_bucket_id=90",
+            "model.noise_aug_strength=0.05",
+            "sample.num_inference_steps=3",
+            "train.sample_every=100",
+        ]
+    )
+    assert rc == 0
+    from vvt.realvvt.model import RealVVT
+    from vvt.realvvt.pipeline import RealVVTPipeline
+
+    pipe = RealVVTPipeline.from_pretrained(out / "final")
+    assert (pipe.config.height, pipe.config.width, pipe.config.num_frames) == (32, 24, 2)
+    seen = {}
+    time_ids, encode = RealVVT.added_time_ids, RealVVT.encode_agnostic
+
+    def spy_time_ids(self, batch_size, fps, motion_bucket_id, noise_aug_strength, device, dtype):
+        seen["time_ids"] = (fps, motion_bucket_id, noise_aug_strength)
+        return time_ids(self, batch_size, fps, motion_bucket_id, noise_aug_strength, device, dtype)
+
+    def spy_encode(self, agnostic, noise_aug_strength, generator=None):
+        seen["noise_aug"] = noise_aug_strength
+        return encode(self, agnostic, noise_aug_strength, generator)
+
+    monkeypatch.setattr(RealVVT, "added_time_ids", spy_time_ids)
+    monkeypatch.setattr(RealVVT, "encode_agnostic", spy_encode)
+    g = torch.Generator().manual_seed(0)
+    video = torch.rand(2, 3, 32, 24, generator=g) * 2 - 1
+    mask = torch.ones(2, 1, 32, 24)
+    pipe.set_progress_bar_config(disable=True)
+    pipe(video, mask, video, video[0], output_type="pt")
+    assert seen == {"time_ids": (12, 90, 0.05), "noise_aug": 0.05}
+    assert len(pipe.scheduler.timesteps) == 3  # the run's sampling steps are the default
+    # the loaded model carries the same values for further training
+    assert RealVVT.from_pretrained(out / "final").config.fps == 12
 
 
 def test_missing_or_malformed_dataset_fails_before_training(synth, tmp_path, capsys):
@@ -173,9 +258,10 @@ def test_two_processes_equal_one_process_with_two_micro_steps(synth, tmp_path):
     assert state["num_processes"] == 2 and state["next_global_batch"] == 4
     w2 = load_file(str(tmp_path / "two" / "checkpoints" / "step-0000002" / "model.safetensors"))
     w1 = load_file(str(tmp_path / "one" / "checkpoints" / "step-0000002" / "model.safetensors"))
-    from vvt.train.vae import VAEModelConfig, build_vae
+    from vvt.train.vae import build_vae
 
-    start = {f"trainable.vae.{k}": v for k, v in build_vae(VAEModelConfig()).state_dict().items()}
+    model = load_config(VAERunConfig, "tiny-synth-vae").model
+    start = {f"trainable.vae.{k}": v for k, v in build_vae(model).state_dict().items()}
     for k in w1:
         torch.testing.assert_close(w2[k], w1[k], rtol=1e-4, atol=1e-5)
     changed = [k for k in w1 if not torch.allclose(w1[k], start[k], atol=1e-5)]

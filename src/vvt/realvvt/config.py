@@ -18,7 +18,8 @@ class RealVVTConfig:
     """RealVVT architecture source, losses and conditioning.
 
     Architecture (see :mod:`vvt.realvvt.presets`):
-        preset: ``"tiny"`` (CPU-sized, random weights) or ``"full"`` (SVD-XT + SD 2.1 + CLIP ViT-H/14 shapes)
+        preset: ``"tiny"`` (CPU-sized, random weights), ``"small"`` (2x VAE, the bundled SynthVVT model's shapes)
+            or ``"full"`` (SVD-XT + SD 2.1 + CLIP ViT-H/14 shapes)
             - the shapes of every part that is not loaded from a directory below.
         svd_dir: a local Stable Video Diffusion (XT) folder in the diffusers layout: ``unet/ vae/
             image_encoder/ feature_extractor/`` and optionally ``scheduler/``. Its 8-channel U-Net is widened
@@ -32,7 +33,10 @@ class RealVVTConfig:
 
     Losses (Sec. 3.1, 3.3, Eqs. 2-5):
         P_mean, P_std, sigma_data: EDM log-normal noise levels and data scale (released config: 0.7, 1.6,
-            1.0).
+            1.0). ``sigma_data`` must be 1: sampling runs diffusers' ``EulerDiscreteScheduler`` with
+            v-prediction, whose ``c_in`` and x0 formulas are EDM's (Eq. 1) with ``sigma_data = 1``; a model
+            trained with another value would be sampled with the wrong preconditioning, so it is refused
+            (the VAE's latent scaling factor gives the latents unit variance instead).
         lambda_agn: weight of the agnostic attention loss in Eq. (5) (0 switches it off and skips its
             probabilities).
         lambda_n: ``lambda_N`` of Eqs. (3)-(4).
@@ -41,6 +45,9 @@ class RealVVTConfig:
             the image, 16x12 for 512x384, Sec. 4) when the U-Net has spatial attention there, else its
             coarsest level.
         agn_frame_reduction: ``"mean"`` or ``"sum"`` over frames (see :mod:`vvt.realvvt.losses`).
+        agn_max_gib: the most memory (GiB) the explicit attention probabilities of the ``agn_level`` layers
+            may take in one training step (:func:`vvt.realvvt.model.agn_probability_bytes`); a run whose
+            estimate is larger is refused before it starts (at 512x384, levels 1-2 need tens of GB).
 
     Conditioning:
         cnt_attention: C&T attention (Eq. 8); ``False`` = the ablation with garment tokens only.
@@ -51,7 +58,7 @@ class RealVVTConfig:
         gradient_checkpointing: activation checkpointing in both U-Nets.
     """
 
-    preset: Literal["tiny", "full"] = "tiny"
+    preset: Literal["tiny", "small", "full"] = "tiny"
     svd_dir: Path | None = None
     sd21_dir: Path | None = None
     clip_dir: Path | None = None
@@ -65,6 +72,7 @@ class RealVVTConfig:
     agn_form: Literal["max", "init"] = "max"
     agn_level: int | None = None
     agn_frame_reduction: Literal["mean", "sum"] = "mean"
+    agn_max_gib: float = 16.0
     cnt_attention: bool = True
     garment_dropout: float = 0.05
     fps: int = 7
@@ -79,9 +87,15 @@ class RealVVTConfig:
         for name in ("lambda_agn", "lambda_n", "noise_aug_strength"):
             if getattr(self, name) < 0:
                 problems.append(f"{name}={getattr(self, name)} must not be negative")
-        for name in ("P_std", "sigma_data"):
-            if getattr(self, name) <= 0:
-                problems.append(f"{name}={getattr(self, name)} must be positive")
+        if self.P_std <= 0:
+            problems.append(f"P_std={self.P_std} must be positive")
+        if self.sigma_data != 1.0:
+            problems.append(
+                f"sigma_data={self.sigma_data} is not supported: the sampler (diffusers' EulerDiscreteScheduler, "
+                "v-prediction) assumes sigma_data = 1; scale the latents instead (the VAE's scaling_factor)"
+            )
+        if self.agn_max_gib <= 0:
+            problems.append(f"agn_max_gib={self.agn_max_gib} must be positive")
         if self.agn_level is not None and (self.agn_level < 1 or self.agn_level & (self.agn_level - 1)):
             problems.append(f"agn_level={self.agn_level} must be a power of two (1, 2, 4, ...)")
         if problems:

@@ -181,24 +181,41 @@ class RealVVT(torch.nn.Module):
         from vvt.realvvt.pipeline import RealVVTPipeline
 
         pipe = RealVVTPipeline.from_pretrained(path, dtype=dtype)
-        config = config or RealVVTConfig(cnt_attention=pipe.config.cnt_attention)
+        config = config or RealVVTConfig(
+            cnt_attention=pipe.config.cnt_attention,
+            fps=pipe.config.fps,
+            motion_bucket_id=pipe.config.motion_bucket_id,
+            noise_aug_strength=pipe.config.noise_aug_strength,
+        )
         return cls(**pipe.components, config=config)
 
     def components(self) -> dict[str, Any]:
         """The seven parts by name (the :class:`RealVVTPipeline` constructor's arguments)."""
         return {name: getattr(self, name) for name in COMPONENTS}
 
-    def pipeline(self):
+    def pipeline(self, **settings: Any):
         """A :class:`~vvt.realvvt.pipeline.RealVVTPipeline` sharing this model's modules (no copy). It samples
-        in eval mode and gives every module its mode back afterwards, so it can run during training."""
+        in eval mode and gives every module its mode back afterwards, so it can run during training.
+
+        The pipeline carries this model's micro-conditioning (``fps``, ``motion_bucket_id``,
+        ``noise_aug_strength``) and ``settings``: the pipeline's other saved settings (``height``, ``width``,
+        ``num_frames``, ``num_inference_steps``, ``min_guidance_scale``, ``max_guidance_scale``)."""
         from vvt.realvvt.pipeline import RealVVTPipeline
 
-        return RealVVTPipeline(**self.components(), cnt_attention=self.config.cnt_attention)
+        cfg = self.config
+        return RealVVTPipeline(
+            **self.components(),
+            cnt_attention=cfg.cnt_attention,
+            fps=cfg.fps,
+            motion_bucket_id=cfg.motion_bucket_id,
+            noise_aug_strength=cfg.noise_aug_strength,
+            **settings,
+        )
 
-    def save_pretrained(self, path: str | Path) -> None:
+    def save_pretrained(self, path: str | Path, **settings: Any) -> None:
         """Save every part (pose guider and Reference U-Net included) in safetensors, in the pipeline
-        layout."""
-        self.pipeline().save_pretrained(path, safe_serialization=True)
+        layout, with the micro-conditioning and ``settings`` (see :meth:`pipeline`) in ``model_index.json``."""
+        self.pipeline(**settings).save_pretrained(path, safe_serialization=True)
 
     def trainable_modules(self) -> dict[str, torch.nn.Module]:
         """The parts trained by default (Sec. 3.2): both U-Nets and the pose guider."""
@@ -431,10 +448,50 @@ class RealVVT(torch.nn.Module):
 
     training_step = forward
 
-    def _level_size(self, latent_size: tuple[int, int], tokens: int) -> tuple[int, int]:
+    @property
+    def vae_scale_factor(self) -> int:
+        """Pixels per latent cell along each axis (8 for SVD's VAE, 2 for the ``small`` preset's)."""
+        return 2 ** (len(self.vae.config.block_out_channels) - 1)
+
+    def level_size(self, latent_size: tuple[int, int], level: int | None = None) -> tuple[int, int]:
+        """The token grid ``(h, w)`` of U-Net level ``level`` (default :attr:`agn_level`) for a latent of
+        ``latent_size``: stride-2 convs with padding 1 halve with ceiling."""
         h, w = latent_size
-        for _ in range(self.agn_level.bit_length() - 1):  # stride-2 convs with padding 1: ceil halving
+        for _ in range((level or self.agn_level).bit_length() - 1):
             h, w = (h + 1) // 2, (w + 1) // 2
+        return h, w
+
+    def agn_probability_bytes(self, size: tuple[int, int], frames: int, batch_size: int) -> int:
+        """Memory of the explicit attention probabilities the agnostic loss needs in one training step.
+
+        For every spatial self-attention at :attr:`agn_level`: ``B * N`` rows x heads x ``L_q`` queries x
+        ``L_k`` keys in float32, with ``L_q = h * w`` tokens of the level and ``L_k = L_q`` (frame ``i``) +
+        ``L_q`` (partner frame ``j``, with C&T) + ``L_q`` (garment tokens), counted twice (the probabilities
+        kept for the backward pass and their gradient). ``size``: the frame ``(H, W)`` in pixels.
+        """
+        factor = self.vae_scale_factor
+        h, w = self.level_size((size[0] // factor, size[1] // factor))
+        queries = h * w
+        keys = queries * (3 if self.config.cnt_attention else 2)
+        layers = [layer for layer in spatial_self_attentions(self.unet) if layer.level == self.agn_level]
+        return sum(2 * 4 * batch_size * frames * layer.module.heads * queries * keys for layer in layers)
+
+    def check_agn_memory(self, size: tuple[int, int], frames: int, batch_size: int) -> None:
+        """Raise :class:`~vvt.errors.ConfigError` before training when the agnostic loss's explicit attention
+        probabilities (:meth:`agn_probability_bytes`) would exceed ``config.agn_max_gib``."""
+        if self.config.lambda_agn <= 0:
+            return
+        gib = self.agn_probability_bytes(size, frames, batch_size) / 2**30
+        if gib > self.config.agn_max_gib:
+            raise ConfigError(
+                f"model.agn_level={self.agn_level}: the agnostic loss's attention probabilities at "
+                f"{size[0]}x{size[1]}, {frames} frames, batch {batch_size} need about {gib:.1f} GiB "
+                f"(limit model.agn_max_gib={self.config.agn_max_gib:g}); choose a coarser agn_level "
+                "(4 is the paper's 1/32 of the image) or raise agn_max_gib"
+            )
+
+    def _level_size(self, latent_size: tuple[int, int], tokens: int) -> tuple[int, int]:
+        h, w = self.level_size(latent_size)
         if h * w != tokens:
             raise ShapeMismatchError(
                 f"{tokens} tokens at level {self.agn_level} do not match the latent {latent_size}"

@@ -38,6 +38,7 @@ from vvt.errors import ShapeMismatchError, VVTError, WeightsNotFoundError
 from vvt.realvvt.config import RealVVTConfig
 from vvt.realvvt.edm import append_dims
 from vvt.realvvt.model import RealVVT
+from vvt.realvvt.presets import vae_decode
 
 
 class PipelineInputError(VVTError, ValueError):
@@ -171,6 +172,14 @@ class RealVVTPipeline(DiffusionPipeline):
     ``cnt_attention`` (saved in ``model_index.json``): C&T attention with partner frame
     ``j = (i + N // 2) % N`` (on) or garment tokens only (the ablation).
 
+    **Settings that travel with the model** (saved in ``model_index.json`` and read back by
+    ``from_pretrained``): the micro-conditioning the model was trained with (``fps``, ``motion_bucket_id``,
+    ``noise_aug_strength``: SVD's added time ids, and the noise added to the agnostic frames), the training
+    size ``height`` x ``width`` and clip length ``num_frames`` (None when unknown; :mod:`vvt.realvvt.tryon`
+    uses them as the working size and clip length), and the sampling defaults ``num_inference_steps``,
+    ``min_guidance_scale``, ``max_guidance_scale``. Every ``__call__`` argument left at ``None`` takes the
+    saved value, so a model trained with ``fps=12`` samples with ``fps=12`` unless told otherwise.
+
     ``save_pretrained`` / ``from_pretrained`` round-trip every part in safetensors; ``from_pretrained`` reads
     local folders only. Sampling runs every module in eval mode and then gives each its own mode back
     (:func:`eval_mode`), so a pipeline sharing the modules of a model in training
@@ -189,6 +198,15 @@ class RealVVTPipeline(DiffusionPipeline):
         pose_guider,
         scheduler,
         cnt_attention: bool = True,
+        fps: int = 7,
+        motion_bucket_id: int = 40,
+        noise_aug_strength: float = 0.02,
+        height: int | None = None,
+        width: int | None = None,
+        num_frames: int | None = None,
+        num_inference_steps: int = 25,
+        min_guidance_scale: float = 1.0,
+        max_guidance_scale: float = 3.0,
     ):
         super().__init__()
         self.register_modules(
@@ -200,15 +218,43 @@ class RealVVTPipeline(DiffusionPipeline):
             pose_guider=pose_guider,
             scheduler=scheduler,
         )
-        self.register_to_config(cnt_attention=cnt_attention)
-        self.model = RealVVT(**self.components, config=RealVVTConfig(cnt_attention=cnt_attention))
+        self.register_to_config(
+            cnt_attention=cnt_attention,
+            fps=fps,
+            motion_bucket_id=motion_bucket_id,
+            noise_aug_strength=noise_aug_strength,
+            height=height,
+            width=width,
+            num_frames=num_frames,
+            num_inference_steps=num_inference_steps,
+            min_guidance_scale=min_guidance_scale,
+            max_guidance_scale=max_guidance_scale,
+        )
+        self.model = RealVVT(
+            **self.components,
+            config=RealVVTConfig(
+                cnt_attention=cnt_attention,
+                fps=fps,
+                motion_bucket_id=motion_bucket_id,
+                noise_aug_strength=noise_aug_strength,
+            ),
+        )
+
+    @property
+    def trained_size(self) -> tuple[int, int] | None:
+        """``(height, width)`` the model was trained at, or None when the folder does not say."""
+        h, w = self.config.get("height"), self.config.get("width")
+        return (int(h), int(w)) if h and w else None
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | Path, **kwargs: Any) -> RealVVTPipeline:
-        """Load a folder written by :meth:`save_pretrained` (``model_index.json`` and one folder per part);
-        ``kwargs`` go to diffusers' ``DiffusionPipeline.from_pretrained`` (e.g. ``dtype``). Never a hub
-        repository: a folder without ``model_index.json`` is a :class:`~vvt.errors.WeightsNotFoundError`."""
-        path = Path(pretrained_model_name_or_path)
+        """Load a folder written by :meth:`save_pretrained` (``model_index.json`` and one folder per part), or
+        a model shipped with vvt by its name (``"tiny-synth"``, :mod:`vvt.models`); ``kwargs`` go to diffusers'
+        ``DiffusionPipeline.from_pretrained`` (e.g. ``dtype``). Never a hub repository: a folder without
+        ``model_index.json`` is a :class:`~vvt.errors.WeightsNotFoundError`."""
+        from vvt.models import resolve
+
+        path = resolve(pretrained_model_name_or_path)
         if not (path / "model_index.json").is_file():
             raise WeightsNotFoundError(
                 "RealVVT pipeline", path, "a folder written by RealVVTPipeline.save_pretrained (model_index.json)"
@@ -269,12 +315,12 @@ class RealVVTPipeline(DiffusionPipeline):
         garment: Any,
         height: int | None = None,
         width: int | None = None,
-        num_inference_steps: int = 25,
-        min_guidance_scale: float = 1.0,
-        max_guidance_scale: float = 3.0,
-        fps: int = 7,
-        motion_bucket_id: int = 40,
-        noise_aug_strength: float = 0.02,
+        num_inference_steps: int | None = None,
+        min_guidance_scale: float | None = None,
+        max_guidance_scale: float | None = None,
+        fps: int | None = None,
+        motion_bucket_id: int | None = None,
+        noise_aug_strength: float | None = None,
         decode_chunk_size: int = 8,
         paste_back: bool = True,
         feather_radius: int = 4,
@@ -290,12 +336,13 @@ class RealVVTPipeline(DiffusionPipeline):
             densepose: vvt IUV DensePose frames, ``N`` frames.
             garment: the garment product image (any size; resized to the working size).
             height, width: working and output size, multiples of 8 (default: the agnostic video's size).
-            num_inference_steps: Euler steps (default 25).
+            num_inference_steps: Euler steps (None: the saved default, 25 unless the model says otherwise).
             min_guidance_scale, max_guidance_scale: per-frame classifier-free guidance on the garment, from
                 the first to the last frame (SVD's schedule); ``max_guidance_scale <= 1`` runs the conditional
-                branch only.
-            fps, motion_bucket_id, noise_aug_strength: SVD's micro-conditioning (defaults 7, 40, 0.02);
-                ``noise_aug_strength`` is also the noise added to the agnostic frames before encoding.
+                branch only (None: the saved defaults, 1 and 3 unless the model says otherwise).
+            fps, motion_bucket_id, noise_aug_strength: SVD's micro-conditioning; ``noise_aug_strength`` is
+                also the noise added to the agnostic frames before encoding (None: the values the model was
+                trained with, saved in ``model_index.json``; 7, 40, 0.02 for the paper's settings).
             decode_chunk_size: frames per VAE decoder call (default 8).
             paste_back: keep the agnostic video's pixels outside the agnostic mask (exactly) and blend across
                 a ``feather_radius``-pixel band inside its border.
@@ -303,6 +350,13 @@ class RealVVTPipeline(DiffusionPipeline):
             output_type: ``"pil"``, ``"np"`` or ``"pt"`` (see :class:`RealVVTPipelineOutput`).
             return_dict: return a :class:`RealVVTPipelineOutput` (else a 1-tuple).
         """
+        saved = self.config
+        num_inference_steps = saved.num_inference_steps if num_inference_steps is None else num_inference_steps
+        min_guidance_scale = saved.min_guidance_scale if min_guidance_scale is None else min_guidance_scale
+        max_guidance_scale = saved.max_guidance_scale if max_guidance_scale is None else max_guidance_scale
+        fps = saved.fps if fps is None else fps
+        motion_bucket_id = saved.motion_bucket_id if motion_bucket_id is None else motion_bucket_id
+        noise_aug_strength = saved.noise_aug_strength if noise_aug_strength is None else noise_aug_strength
         if output_type not in ("pil", "np", "pt"):
             raise PipelineInputError(f"output_type must be 'pil', 'np' or 'pt', got {output_type!r}")
         if num_inference_steps < 1 or decode_chunk_size < 1:
@@ -420,7 +474,7 @@ class RealVVTPipeline(DiffusionPipeline):
         frames = []
         for start in range(0, latents.shape[0], decode_chunk_size):
             chunk = latents[start : start + decode_chunk_size].to(self.vae.dtype)
-            frames.append(self.vae.decode(chunk, num_frames=chunk.shape[0]).sample.float())
+            frames.append(vae_decode(self.vae, chunk, chunk.shape[0]).float())
         return ((torch.cat(frames) + 1) / 2).clamp(0, 1)
 
     @staticmethod

@@ -1,10 +1,21 @@
-"""RealVVT component shapes (``tiny``, ``full``); building the parts from local directories or at random.
+"""RealVVT component shapes (``tiny``, ``small``, ``full``); building the parts from local directories or at
+random.
 
 * ``full``: the shapes of SVD-XT (spatio-temporal U-Net, temporal-decoder VAE, CLIP ViT-H/14 image encoder
   with projection to 1024) and SD 2.1 (Reference U-Net, cross-attention width 1024 = the CLIP image
   embedding), plus the pose guider of Sec. 3.2 (16-32-96-256 channels, output 320 = SVD's ``conv_in`` width).
 * ``tiny``: the same architecture at toy width (two U-Net levels of 32/64 channels, a 2-layer CLIP) so every
   forward, a training step and a 2-step sampling run take seconds on a CPU.
+* ``small``: the CPU-trainable model that learns SynthVVT at 64x48 (the bundled ``tiny-synth`` model).
+  Its VAE downsamples **2x** instead of SVD's 8x, with SVD's 4 latent channels (so the U-Net input stays
+  4 noisy + 4 agnostic + 1 mask = 9 channels): an 8x VAE turns a 64x48 frame into 8x6 latents, which cannot
+  hold a garment's print (the tiny preset's 8x VAE trained on SynthVVT reconstructs a colourless ghost at
+  0.03-0.06 MSE), while the 2x VAE keeps a 32x24 latent, 3x compression. It is SVD's frame-wise image-decoder
+  variant (``AutoencoderKL``), whose training on a CPU converges faster per second than the temporal
+  decoder's. The U-Nets have three levels (32/64/96 channels) with attention at the two coarser ones only
+  (16x12 and 8x6 tokens; like SDXL, the finest level has none, which halves the cost of a CPU training
+  step); level 2 (16x12, 1/4 of the image) has the same token grid as the paper's 1/32 level of 512x384 and
+  is where the agnostic loss reads ``T`` (``agn_level: 2`` in the ``tiny-synth`` config).
 
 Pretrained parts load only from local folders in the standard diffusers/transformers layouts
 (:class:`~vvt.realvvt.config.RealVVTConfig`: ``svd_dir``, ``sd21_dir``, ``clip_dir``, ``vae_dir``); nothing is
@@ -19,6 +30,7 @@ from typing import Any
 
 import torch
 from diffusers import (
+    AutoencoderKL,
     AutoencoderKLTemporalDecoder,
     EulerDiscreteScheduler,
     UNet2DConditionModel,
@@ -160,11 +172,68 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "feature_extractor": {"size": {"shortest_edge": 32}, "crop_size": {"height": 32, "width": 32}},
         "pose_guider": {"block_out_channels": [8, 16, 16, 32]},
     },
+    "small": {
+        "unet": {
+            "in_channels": 8,
+            "out_channels": 4,
+            "down_block_types": ["DownBlockSpatioTemporal"] + ["CrossAttnDownBlockSpatioTemporal"] * 2,
+            "up_block_types": ["CrossAttnUpBlockSpatioTemporal"] * 2 + ["UpBlockSpatioTemporal"],
+            "block_out_channels": [32, 64, 96],
+            "addition_time_embed_dim": 8,
+            "projection_class_embeddings_input_dim": 24,
+            "layers_per_block": 1,
+            "cross_attention_dim": 32,
+            "transformer_layers_per_block": 1,
+            "num_attention_heads": [1, 2, 3],
+            "num_frames": 8,
+        },
+        "reference_unet": {
+            "in_channels": 4,
+            "out_channels": 4,
+            "down_block_types": ["DownBlock2D"] + ["CrossAttnDownBlock2D"] * 2,
+            "up_block_types": ["CrossAttnUpBlock2D"] * 2 + ["UpBlock2D"],
+            "block_out_channels": [32, 64, 96],
+            "layers_per_block": 1,
+            "attention_head_dim": [1, 2, 3],
+            "cross_attention_dim": 32,
+            "use_linear_projection": True,
+            "sample_size": 32,
+        },
+        # SVD's frame-wise image decoder variant (AutoencoderKL); two encoder blocks = one downsampling: 2x
+        # (see the module docstring). 8 groups of 3-6 channels: with diffusers' default 32 groups at 32
+        # channels each GroupNorm would be an instance norm, which erases every frame's mean colour.
+        "vae": {
+            "_class": "AutoencoderKL",
+            "in_channels": 3,
+            "out_channels": 3,
+            "down_block_types": ["DownEncoderBlock2D"] * 2,
+            "up_block_types": ["UpDecoderBlock2D"] * 2,
+            "block_out_channels": [24, 48],
+            "layers_per_block": 1,
+            "latent_channels": 4,
+            "norm_num_groups": 8,
+            "sample_size": 64,
+            "scaling_factor": 0.18215,
+            "force_upcast": False,
+        },
+        "image_encoder": {
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_attention_heads": 2,
+            "num_hidden_layers": 2,
+            "patch_size": 8,
+            "image_size": 32,
+            "projection_dim": 32,
+        },
+        "feature_extractor": {"size": {"shortest_edge": 32}, "crop_size": {"height": 32, "width": 32}},
+        # one stride-2 stage: pixels to the 2x latent
+        "pose_guider": {"block_out_channels": [16, 32]},
+    },
 }
 
 
 def preset(name: str) -> dict[str, dict[str, Any]]:
-    """The component configs of preset ``name`` (``tiny`` or ``full``)."""
+    """The component configs of preset ``name`` (``tiny``, ``small`` or ``full``)."""
     if name not in PRESETS:
         raise ConfigError(f"unknown RealVVT preset {name!r} (known: {', '.join(PRESETS)})")
     return PRESETS[name]
@@ -173,6 +242,39 @@ def preset(name: str) -> dict[str, dict[str, Any]]:
 def svd_scheduler() -> EulerDiscreteScheduler:
     """diffusers' ``EulerDiscreteScheduler`` configured as SVD-XT's."""
     return EulerDiscreteScheduler.from_config(SVD_SCHEDULER_CONFIG)
+
+
+VAE_CLASSES = {"AutoencoderKLTemporalDecoder": AutoencoderKLTemporalDecoder, "AutoencoderKL": AutoencoderKL}
+
+
+def vae_class(config: dict[str, Any]) -> type:
+    """The VAE class a preset's ``vae`` shapes (key ``_class``, default SVD's temporal decoder) or a saved
+    ``config.json`` (``_class_name``) name: ``AutoencoderKLTemporalDecoder`` or, for SVD's frame-wise image
+    decoder variant, ``AutoencoderKL``."""
+    name = config.get("_class", config.get("_class_name", "AutoencoderKLTemporalDecoder"))
+    if name not in VAE_CLASSES:
+        raise ConfigError(f"unsupported VAE class {name!r} (supported: {', '.join(VAE_CLASSES)})")
+    return VAE_CLASSES[name]
+
+
+def vae_decode(vae: Any, latents: Any, num_frames: int) -> Any:
+    """Decode ``(B * num_frames, C, h, w)`` unscaled latents with either VAE class: the temporal decoder mixes
+    the ``num_frames`` consecutive frames of each clip, the image decoder decodes frame by frame."""
+    if isinstance(vae, AutoencoderKLTemporalDecoder):
+        return vae.decode(latents, num_frames=num_frames).sample
+    return vae.decode(latents).sample
+
+
+def load_vae(path: Path, what: str, hint: str) -> Any:
+    """Load the VAE folder ``path`` with the class its ``config.json`` names (see :func:`vae_class`)."""
+    import json
+
+    _need_dir(path, what, hint)
+    try:
+        cls = vae_class(json.loads((path / "config.json").read_text()))
+    except ValueError as exc:
+        raise WeightsNotFoundError(what, path, f"{hint}; unreadable config.json: {exc}") from None
+    return _load(cls, path, what, hint)
 
 
 def random_component(name: str, part: str) -> Any:
@@ -186,7 +288,7 @@ def random_component(name: str, part: str) -> Any:
     builders = {
         "unet": lambda: UNetSpatioTemporalConditionModel(**shapes["unet"]),
         "reference_unet": lambda: UNet2DConditionModel(**shapes["reference_unet"]),
-        "vae": lambda: AutoencoderKLTemporalDecoder(**shapes["vae"]),
+        "vae": lambda: vae_class(shapes["vae"])(**{k: v for k, v in shapes["vae"].items() if k != "_class"}),
         "image_encoder": lambda: CLIPVisionModelWithProjection(CLIPVisionConfig(**shapes["image_encoder"])),
         "feature_extractor": lambda: CLIPImageProcessor(
             image_mean=CLIP_MEAN, image_std=CLIP_STD, **shapes["feature_extractor"]
@@ -255,7 +357,7 @@ def build_components(config: RealVVTConfig) -> dict[str, Any]:
         hint = "a Stable Video Diffusion folder with unet/ vae/ image_encoder/ feature_extractor/"
         parts["unet"] = _load(UNetSpatioTemporalConditionModel, svd / "unet", "svd_dir unet", hint)
         if config.vae_dir is None:
-            parts["vae"] = _load(AutoencoderKLTemporalDecoder, svd / "vae", "svd_dir vae", hint)
+            parts["vae"] = load_vae(svd / "vae", "svd_dir vae", hint)
         if config.clip_dir is None:
             parts["image_encoder"] = _load(
                 CLIPVisionModelWithProjection, svd / "image_encoder", "svd_dir image_encoder", hint
@@ -283,11 +385,11 @@ def build_components(config: RealVVTConfig) -> dict[str, Any]:
         if (clip / "preprocessor_config.json").is_file():
             parts["feature_extractor"] = _load(CLIPImageProcessor, clip, "clip_dir preprocessor", hint)
     if config.vae_dir is not None:
-        parts["vae"] = _load(
-            AutoencoderKLTemporalDecoder,
+        parts["vae"] = load_vae(
             Path(config.vae_dir),
             "vae_dir",
-            "an AutoencoderKLTemporalDecoder folder (config.json + diffusion_pytorch_model.safetensors)",
+            "an AutoencoderKLTemporalDecoder or AutoencoderKL folder (config.json + "
+            "diffusion_pytorch_model.safetensors)",
         )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)

@@ -114,6 +114,7 @@ class RealVVTTask:
         self.config = config
         self.sources = build_sources(config.data, STREAMS, config.train.seed)
         self.model = RealVVT.from_config(config.model)
+        self.model.check_agn_memory(tuple(config.data.size), config.data.frames, config.train.batch_size)
 
     def trainable_modules(self) -> dict[str, nn.Module]:
         return {name: getattr(self.model, name) for name in self.config.trainable}
@@ -136,5 +137,20 @@ class RealVVTTask:
         )
 
     def save_pretrained(self, directory: Path) -> None:
-        """The whole model in the :class:`~vvt.realvvt.pipeline.RealVVTPipeline` layout (safetensors)."""
-        self.model.save_pretrained(directory)
+        """The whole model in the :class:`~vvt.realvvt.pipeline.RealVVTPipeline` layout (safetensors), with
+        the settings that travel with it: the micro-conditioning it trained with, its training size and clip
+        length, and the run's sampling settings (see :class:`~vvt.realvvt.pipeline.RealVVTPipeline`)."""
+        self.model.save_pretrained(directory, **pipeline_settings(self.config))
+
+
+def pipeline_settings(config: RealVVTRunConfig) -> dict[str, Any]:
+    """The run's training size, clip length and sampling defaults, as :class:`RealVVTPipeline` settings."""
+    height, width = config.data.size
+    return {
+        "height": int(height),
+        "width": int(width),
+        "num_frames": int(config.data.frames),
+        "num_inference_steps": config.sample.num_inference_steps,
+        "min_guidance_scale": config.sample.min_guidance_scale,
+        "max_guidance_scale": config.sample.max_guidance_scale,
+    }

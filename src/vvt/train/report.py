@@ -35,7 +35,12 @@ from vvt.errors import ConfigError, InputFileError
 
 #: denoising-loss draws per clip
 DRAWS = 4
-METHODS = ("trained", "untrained", "copy_agnostic")
+#: the report's metrics, in its column order
+METRICS = ("ssim_in_mask", "psnr_in_mask", "colour_error", "ssim", "psnr")
+#: Gaussian blur of the blurred-truth calibration row (pixels)
+BLUR_SIGMA = 1.5
+#: paste-back feather of the pipeline's default (pixels)
+FEATHER_RADIUS = 4
 
 
 # ------------------------------------------------------------------------ shared by both reports
@@ -106,9 +111,8 @@ def _clips(config: Any, data: Path, split: str, pairs: str, max_videos: int) -> 
     from vvt.data.layouts import read_layout
 
     samples = read_layout(data, split=split, pairs=pairs)[:max_videos]
-    streams = ["person", "agnostic", "agnostic_mask", "densepose", "garment"]
-    if pairs == "unpaired":
-        streams.append("gt_person")
+    streams = ["person", "agnostic", "agnostic_mask", "densepose", "garment", "garment_mask"]
+    streams += ["gt_person", "gt_worn_mask"] if pairs == "unpaired" else ["worn_mask"]
     return TryOnDataset(
         samples,
         tuple(config.data.size),
@@ -121,7 +125,7 @@ def _clips(config: Any, data: Path, split: str, pairs: str, max_videos: int) -> 
     )
 
 
-def _models(run: Path, config: Any) -> dict[str, Any]:
+def _models(run: Path, config: Any, untrained: bool = True) -> dict[str, Any]:
     from vvt.realvvt.model import RealVVT
 
     final = run / "final"
@@ -131,14 +135,107 @@ def _models(run: Path, config: Any) -> dict[str, Any]:
             "no trained RealVVT here (model_index.json missing); finish `vvt train "
             "realvvt` first (it exports OUTPUT_DIR/final at max_steps)",
         )
-    models = {
-        "trained": RealVVT.from_pretrained(final, config=config.model),
-        "untrained": RealVVT.from_config(config.model),
-    }
+    models = {"trained": RealVVT.from_pretrained(final, config=config.model)}
+    if untrained:
+        models["untrained"] = RealVVT.from_config(config.model)
     for model in models.values():
         model.config.garment_dropout = 0.0
         model.eval()
     return models
+
+
+def _paste(generated: torch.Tensor, agnostic: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``generated`` inside the agnostic mask blended over ``agnostic`` as the pipeline pastes back."""
+    from vvt.realvvt.pipeline import feathered_alpha
+
+    alpha = feathered_alpha(mask.float(), FEATHER_RADIUS)
+    return alpha * generated + (1 - alpha) * agnostic
+
+
+def vae_reconstruction(model: Any, video: torch.Tensor) -> torch.Tensor:
+    """``(N, 3, H, W)`` in [-1, 1] through the model's VAE (posterior mode, decoded as the pipeline does)."""
+    latents = model.encode_frames(video.unsqueeze(0))[0]
+    return model.pipeline().decode_latents(latents) * 2 - 1
+
+
+def calibration_outputs(item: dict[str, torch.Tensor], truth: torch.Tensor, worn: torch.Tensor) -> dict:
+    """The known outputs every report scores beside the model (see the module docstring)."""
+    from torchvision.transforms.functional import gaussian_blur
+
+    from vvt.eval.baselines import naive_paste
+    from vvt.train.sample_video import to_uint8_frames
+
+    agnostic, mask = item["agnostic"], item["agnostic_mask"]
+    pasted = naive_paste(
+        to_uint8_frames(agnostic),
+        mask[:, 0].numpy() > 0.5,
+        to_uint8_frames(item["garment"][None])[0],
+        item["garment_mask"][0].numpy() > 0.5,
+    )
+    size = 2 * math.ceil(3 * BLUR_SIGMA) + 1
+    blurred = gaussian_blur(truth, kernel_size=size, sigma=BLUR_SIGMA)
+    inside = worn > 0.5
+    count = inside.sum(dim=(2, 3)).clamp(min=1)
+    colour = (truth * inside).sum(dim=(2, 3)) / count  # (N, 3): the garment's true mean colour per frame
+    flat = torch.where(mask > 0.5, colour[..., None, None].expand_as(truth), agnostic)
+    return {
+        "copy_agnostic": agnostic,
+        "naive_paste": torch.from_numpy(pasted).permute(0, 3, 1, 2).float() / 127.5 - 1,
+        f"blurred_truth_sigma{BLUR_SIGMA:g}": torch.where(mask > 0.5, blurred, agnostic),
+        "flat_true_colour": flat,
+    }
+
+
+def score(pred: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor, worn: torch.Tensor) -> dict[str, float]:
+    """The report's metrics of one clip: videos ``(N, 3, H, W)`` in [-1, 1], masks ``(N, 1, H, W)``."""
+    from vvt.eval.garment import garment_colour_error, masked_psnr
+    from vvt.eval.image import psnr, ssim
+
+    p, t = frames01(pred), frames01(truth)
+    inside, garment = mask[:, 0].cpu().numpy() > 0.5, worn[:, 0].cpu().numpy() > 0.5
+    nan = math.nan
+    return {
+        "ssim_in_mask": ssim_in_mask(pred, truth, mask),
+        "psnr_in_mask": finite_mean(masked_psnr(p, t, inside)) or nan,
+        "colour_error": finite_mean(garment_colour_error(p, t, garment)) or nan,
+        "ssim": float(ssim(p, t).mean()),
+        "psnr": float(psnr(p, t).mean()),
+    }
+
+
+def contact_sheet(path: Path, rows: list[dict[str, torch.Tensor]], frames: Sequence[int], scale: int = 3) -> Path:
+    """Write a PNG with one row per clip: ``garment | (agnostic, prediction, ground truth) x frames``.
+
+    ``rows``: dicts with ``garment`` ``(3, H, W)`` and ``agnostic``, ``prediction``, ``truth`` ``(N, 3, H, W)``,
+    all in [-1, 1]. Pixels are enlarged ``scale`` times (nearest) so a 64x48 frame can be inspected.
+    """
+    from PIL import Image, ImageDraw
+
+    from vvt.io import atomic_path
+    from vvt.train.sample_video import to_uint8_frames
+
+    gap = 4
+    h, w = rows[0]["garment"].shape[-2:]
+    header = 14
+    columns = ["garment"] + [f"{name} f{f}" for f in frames for name in ("agnostic", "pred", "truth")]
+    width = len(columns) * (w * scale + gap) + gap * len(frames)
+    sheet = Image.new("RGB", (width, header + len(rows) * (h * scale + gap)), (255, 255, 255))
+    draw = ImageDraw.Draw(sheet)
+
+    def x_of(col: int) -> int:
+        return col * (w * scale + gap) + gap * ((col + 2) // 3)
+
+    for col, name in enumerate(columns):
+        draw.text((x_of(col) + 2, 1), name, fill=(0, 0, 0))
+    for r, row in enumerate(rows):
+        y = header + r * (h * scale + gap)
+        tiles = [row["garment"]] + [row[k][f] for f in frames for k in ("agnostic", "prediction", "truth")]
+        for col, tile in enumerate(tiles):
+            image = Image.fromarray(to_uint8_frames(tile[None])[0]).resize((w * scale, h * scale), Image.NEAREST)
+            sheet.paste(image, (x_of(col), y))
+    with atomic_path(path) as tmp:
+        sheet.save(tmp, format="PNG")
+    return path
 
 
 @torch.no_grad()
@@ -149,31 +246,54 @@ def evaluate_run(
     pairs: str = "unpaired",
     max_videos: int = 8,
     steps: int | None = None,
+    sheet: str | Path | None = None,
+    untrained: bool = True,
 ) -> dict[str, Any]:
-    """Measure the three methods on a RealVVT run (see the module docstring); returns the report as a dict."""
+    """Measure every method on a RealVVT run (see the module docstring) and write the contact sheet to
+    ``sheet`` (default ``RUN/contact_sheet.png``); returns the report as a dict. ``untrained=False`` leaves
+    the untrained model out (the ablation scores many runs on the same clips)."""
     from vvt.train.realvvt import RealVVTRunConfig, try_on
 
     run, config = load_run(run, RealVVTRunConfig, "realvvt")
     data = heldout_root(config, data)
     clips = _clips(config, data, split, pairs, max_videos)
-    models = _models(run, config)
+    models = _models(run, config, untrained)
     steps = steps or config.sample.num_inference_steps
 
-    loss: dict[str, list[float]] = {m: [] for m in METHODS}
-    ssim: dict[str, list[float]] = {m: [] for m in METHODS}
+    loss: dict[str, list[float]] = {m: [] for m in models}
+    scores: dict[str, list[dict[str, float]]] = {}
+    sheet_rows = []
     for index in tqdm(range(len(clips)), desc="report", unit="clip"):
         item = clips[index]
         batch = {k: v.unsqueeze(0) for k, v in item.items() if isinstance(v, torch.Tensor)}
         truth = item["gt_person"] if pairs == "unpaired" else item["person"]
+        worn = item["gt_worn_mask"] if pairs == "unpaired" else item["worn_mask"]
         mask = item["agnostic_mask"]
+        outputs = {}
         for name, model in models.items():
             seeds = [1000 * index + k for k in range(DRAWS)]
             draws = [float(model(batch, torch.Generator().manual_seed(seed))["dsm"]) for seed in seeds]
             loss[name].append(sum(draws) / DRAWS)
-            pred = try_on(model, item, config, num_inference_steps=steps, seed=index)
-            ssim[name].append(ssim_in_mask(pred, truth, mask))
-        ssim["copy_agnostic"].append(ssim_in_mask(item["agnostic"], truth, mask))
+            outputs[name] = try_on(model, item, config, num_inference_steps=steps, seed=index)
+        outputs.update(calibration_outputs(item, truth, worn))
+        reconstruction = vae_reconstruction(models["trained"], truth)
+        outputs["vae_reconstruction"] = reconstruction
+        outputs["vae_ceiling"] = _paste(reconstruction, item["agnostic"], mask)
+        for name, pred in outputs.items():
+            scores.setdefault(name, []).append(score(pred, truth, mask, worn))
+        sheet_rows.append(
+            {"garment": item["garment"], "agnostic": item["agnostic"], "prediction": outputs["trained"],
+             "truth": truth}
+        )
 
+    n = config.data.frames
+    sheet = Path(sheet) if sheet is not None else run / "contact_sheet.png"
+    contact_sheet(sheet, sheet_rows, sorted({0, n // 2, n - 1}))
+    methods = {
+        name: {"denoising_loss": finite_mean(loss[name]) if name in loss else None}
+        | {metric: finite_mean([s[metric] for s in values]) for metric in METRICS}
+        for name, values in scores.items()
+    }
     return {
         "run": str(run),
         "task": "realvvt",
@@ -182,15 +302,16 @@ def evaluate_run(
         "pairs": pairs,
         "clips": len(clips),
         "size": list(config.data.size),
-        "frames": config.data.frames,
+        "frames": n,
         "sampling_steps": steps,
         "denoising_draws_per_clip": DRAWS,
-        "methods": {
-            m: {"denoising_loss": finite_mean(loss[m]), "ssim_in_mask": finite_mean(ssim[m])} for m in METHODS
-        },
-        "protocol": "DSM (Eq. 2) with identical seeded draws for every model; "
-        "SSIM (torchmetrics, data range 1, "
-        "Gaussian 11x11 sigma 1.5) averaged inside the agnostic mask, frames in [0, 1]",
+        "methods": methods,
+        "contact_sheet": str(sheet),
+        "protocol": "DSM (Eq. 2) with identical seeded draws for every model; SSIM (data range 1, Gaussian "
+        "11x11 sigma 1.5) and PSNR inside the agnostic mask and over the whole frame, frames in [0, 1]; garment "
+        "colour error = mean over channels of |mean RGB(pred) - mean RGB(truth)| inside the truth's worn "
+        "mask; every value averaged over frames then clips; vae_reconstruction is the truth through the VAE "
+        "as it is, vae_ceiling the same pasted back as the pipeline pastes",
     }
 
 
@@ -200,13 +321,24 @@ def markdown(report: dict[str, Any]) -> str:
         from vvt.train.fashionmirror_report import markdown as fashionmirror_markdown
 
         return fashionmirror_markdown(report)
-    return markdown_table(
+    text = markdown_table(
         f"Held-out {report['split']} ({report['pairs']}) of {report['data']}: {report['clips']} clips of "
         f"{report['frames']} frames at {report['size'][0]}x{report['size'][1]}, "
         f"{report['sampling_steps']} sampling steps.",
-        ["held-out denoising loss (lower is better)", "SSIM in agnostic mask (higher is better)"],
-        {name: [v["denoising_loss"], v["ssim_in_mask"]] for name, v in report["methods"].items()},
+        [
+            "held-out denoising loss (lower is better)",
+            "SSIM in agnostic mask (higher is better)",
+            "PSNR in agnostic mask, dB",
+            "garment colour error (lower is better)",
+            "SSIM",
+            "PSNR, dB",
+        ],
+        {
+            name: [v["denoising_loss"], *(v[m] for m in METRICS)]
+            for name, v in report["methods"].items()
+        },
     )
+    return text + f"\nContact sheet: {report['contact_sheet']}\n\nProtocol: {report['protocol']}.\n"
 
 
 def run_report(

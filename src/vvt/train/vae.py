@@ -1,4 +1,4 @@
-"""``vvt train vae``: train a (tiny) ``AutoencoderKLTemporalDecoder`` on try-on videos.
+"""``vvt train vae``: train a (tiny) ``AutoencoderKLTemporalDecoder`` or ``AutoencoderKL`` on try-on videos.
 
 RealVVT works in the latent space of SVD's VAE (Sec. 3.1). Without SVD's weights - on a laptop, in CI, for the
 tiny model that learns on SynthVVT - that latent space must still be *real*: a random VAE's latents carry no
@@ -10,6 +10,11 @@ channels) or any other shape, or fine-tunes an existing one (``model.init_dir``)
 What is reconstructed: each sample contributes either its person clip or its agnostic clip (share
 ``agnostic_prob``; RealVVT encodes both, Sec. 3.2) decoded with the temporal decoder over its ``N``
 frames, and its garment photo as a 1-frame clip (the Reference U-Net's input, Sec. 3.4).
+
+``crop``: each training clip (and garment) is cut to a random ``(h, w)`` window, the same for every frame of
+a clip, before encoding - the VAE is convolutional, so it learns the same mapping from crops at a fraction of
+the cost per image (SD's VAE was trained on 256x256 crops of larger images). Sample videos and the exported
+scaling factor use whole frames.
 
 Loss per frame: ``l1_weight |x - D(z)| + mse_weight (x - D(z))^2`` averaged over pixels, plus
 ``kl_weight`` times the KL divergence of the posterior to N(0, I) averaged over latent elements, with ``z`` a
@@ -30,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vvt.errors import WeightsNotFoundError
+from vvt.errors import ConfigError
 from vvt.train.config import DataConfig, TrainerConfig
 from vvt.train.data import build_sources
 from vvt.train.sample_video import write_grid
@@ -50,9 +55,11 @@ class VAEModelConfig:
         ``full``: SVD's).
     init_dir: an ``AutoencoderKLTemporalDecoder`` folder to fine-tune instead of random weights.
     seed: initialisation seed.
+    crop: ``[h, w]`` random training crop (see the module docstring) or None for whole frames; multiples of
+        the VAE's downsampling factor.
     """
 
-    preset: Literal["tiny", "full"] = "tiny"
+    preset: Literal["tiny", "small", "full"] = "tiny"
     init_dir: Path | None = None
     seed: int = 0
     l1_weight: float = 1.0
@@ -60,6 +67,7 @@ class VAEModelConfig:
     kl_weight: float = 1e-4
     agnostic_prob: float = 0.5
     garment: bool = True
+    crop: tuple[int, int] | None = None
 
 
 @dataclass
@@ -75,24 +83,34 @@ class VAERunConfig:
 
 def build_vae(config: VAEModelConfig) -> nn.Module:
     """A random VAE of the preset's shape (seeded, global RNG untouched) or the one in ``init_dir``."""
-    from diffusers import AutoencoderKLTemporalDecoder
-
-    from vvt.realvvt.presets import random_component
+    from vvt.realvvt.presets import load_vae, random_component
 
     if config.init_dir is not None:
-        path = Path(config.init_dir)
-        if not (path / "config.json").is_file():
-            raise WeightsNotFoundError(
-                "model.init_dir",
-                path,
-                "an AutoencoderKLTemporalDecoder folder "
-                "(config.json + diffusion_pytorch_model.safetensors), e.g. SVD's vae/",
-            )
-        return AutoencoderKLTemporalDecoder.from_pretrained(path, local_files_only=True)
+        return load_vae(
+            Path(config.init_dir),
+            "model.init_dir",
+            "an AutoencoderKLTemporalDecoder or AutoencoderKL folder "
+            "(config.json + diffusion_pytorch_model.safetensors), e.g. SVD's vae/",
+        )
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         return random_component(config.preset, "vae")
+
+
+def random_crop(video: torch.Tensor, size: tuple[int, int], generator: torch.Generator) -> torch.Tensor:
+    """A random ``size = (h, w)`` window of ``(B, N, C, H, W)`` videos: one window per clip, the same for all
+    its frames (drawn from ``generator``)."""
+    h, w = size
+    height, width = video.shape[-2:]
+    if h > height or w > width:
+        raise ConfigError(f"model.crop={list(size)} is larger than the training frames {height}x{width}")
+    out = []
+    for clip in video:
+        top = int(torch.randint(0, height - h + 1, (1,), generator=generator, device=generator.device))
+        left = int(torch.randint(0, width - w + 1, (1,), generator=generator, device=generator.device))
+        out.append(clip[..., top : top + h, left : left + w])
+    return torch.stack(out)
 
 
 class VAETask:
@@ -133,10 +151,12 @@ class VAETask:
 
         A posterior sample from ``generator``, or the posterior mean when it is None.
         """
+        from vvt.realvvt.presets import vae_decode
+
         b, n = video.shape[:2]
         dist = self.vae.encode(video.flatten(0, 1)).latent_dist
         z = dist.sample(generator) if generator is not None else dist.mode()
-        recon = self.vae.decode(z, num_frames=n).sample
+        recon = vae_decode(self.vae, z, n)
         kl = 0.5 * (dist.mean.pow(2) + dist.var - 1.0 - dist.logvar)
         return recon.reshape(video.shape), kl.mean()
 
@@ -147,6 +167,8 @@ class VAETask:
         targets = [self._clips(batch, generator)]
         if cfg.garment:
             targets.append(batch["garment"].unsqueeze(1))
+        if cfg.crop is not None:
+            targets = [random_crop(t, tuple(cfg.crop), generator) for t in targets]
         l1 = mse = kl = 0.0
         frames = sum(t.shape[1] for t in targets)
         for target in targets:
