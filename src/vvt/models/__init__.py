@@ -40,3 +40,18 @@ def resolve(name_or_path: str | Path) -> Path:
     if not path.exists() and str(name_or_path) in BUNDLED_MODELS:
         return bundled_model(str(name_or_path))
     return path
+
+
+def package_model(final: str | Path, dest: str | Path) -> Path:
+    """Write the trained pipeline ``final`` (a ``vvt train realvvt`` ``final/``) to ``dest`` in float16
+    safetensors, the form a bundled model ships in (``from_pretrained`` loads it back in float32 on a CPU).
+    Returns ``dest``."""
+    import torch
+
+    from vvt.io import atomic_path
+    from vvt.realvvt.pipeline import RealVVTPipeline
+
+    pipe = RealVVTPipeline.from_pretrained(final, dtype=torch.float16)
+    with atomic_path(Path(dest)) as tmp:
+        pipe.save_pretrained(tmp, safe_serialization=True)
+    return Path(dest)
