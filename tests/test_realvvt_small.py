@@ -92,3 +92,20 @@ def test_masked_psnr_and_colour_error_known_answers():
     flat[0][mask[0]] = mean_colour(truth, mask)[0]
     assert garment_colour_error(flat, truth, mask)[0] == pytest.approx(0.0, abs=1e-12)
     assert masked_psnr(flat, truth, mask)[0] < 20
+
+
+def test_the_bundled_model_loads_by_name_with_its_settings_and_samples():
+    from vvt.realvvt.pipeline import RealVVTPipeline
+
+    pipe = RealVVTPipeline.from_pretrained("tiny-synth", dtype=torch.float32)
+    assert pipe.trained_size == (64, 48) and pipe.config.num_frames == 8
+    assert pipe.unet.dtype == torch.float32 and pipe.vae.config.latent_channels == 4
+    g = torch.Generator().manual_seed(0)
+    video = torch.rand(2, 3, 64, 48, generator=g) * 2 - 1
+    mask = torch.zeros(2, 1, 64, 48)
+    mask[:, :, 16:48, 12:36] = 1
+    pipe.set_progress_bar_config(disable=True)
+    out = pipe(video, mask, video, video[0], num_inference_steps=2, output_type="pt", generator=g).frames
+    assert out.shape == (2, 3, 64, 48) and torch.isfinite(out).all()
+    # paste-back: outside the mask the frames are the input's
+    torch.testing.assert_close(out[..., :8, :], ((video[..., :8, :] + 1) / 2 * 255).round() / 255, atol=1e-6, rtol=0)
