@@ -299,8 +299,8 @@ def test_mixed_dataset_weights_and_batches(tmp_path, samples):
 def test_real_vivid_samples_through_the_dataset(vivid_samples):
     samples = read_layout(vivid_samples, pairs="unpaired")
     ds = TryOnDataset(samples, (64, 48), clip_len=2, stride=4, random_start=False)
-    item = ds[1]
-    assert item["name"] == "upper_body/upper1__00126_00" and item["frame_indices"].tolist() == [0, 4]
+    item = ds[0]
+    assert item["name"] == "upper_body/upper1__00057_00" and item["frame_indices"].tolist() == [0, 4]
     assert item["person"].shape == (2, 3, 64, 48) and item["densepose"].shape == (2, 3, 64, 48)
     assert -1 <= item["person"].min() < item["person"].max() <= 1
     covered = item["agnostic_mask"].mean().item()

@@ -11,19 +11,24 @@ An item is a dict (no batch dimension; ``N`` frames at the target ``(H, W)``)::
     frame_indices                           (N,) int64, the source frames of the clip
     flipped                                 bool, whether the sample was mirrored
 
-Only the streams named in ``streams=`` are read; a sample lacking a requested stream is an error raised
-when the dataset is built, never in the middle of an epoch. Images (VITON-HD, Dress Code) are 1-frame
-clips (``N = 1``), so image and video datasets train together (RealVVT Sec. 4, "we jointly train using
-both image datasets and high-resolution video datasets"); :class:`MixedDataset` mixes them with weights.
+Only the streams named in ``streams=`` are read. A partial download (:mod:`vvt.data.layouts` leaves a
+stream None for the samples that lack it) still trains: samples lacking a requested stream are left out
+when the dataset is built, with a warning that counts them; ``strict=True`` raises instead, and so does a
+stream that no sample has. Nothing is found missing in the middle of an epoch. Images (VITON-HD, Dress
+Code) are 1-frame clips (``N = 1``), so image and video datasets train together (RealVVT Sec. 4, "we
+jointly train using both image datasets and high-resolution video datasets"); :class:`MixedDataset` mixes
+them with weights.
 
 Geometry, the same for every per-frame stream of a sample: an aspect-preserving resize that covers the
-target (bilinear with antialiasing for RGB; nearest for masks and DensePose, so labels stay labels), then a
-centre or random crop to ``(H, W)``. The garment photo is *fitted* inside ``(H, W)`` instead (resize so it
-fits, pad with white; its mask with 0) so no sleeve is cropped away. A random horizontal flip mirrors
-every stream of the sample, garment and garment mask included: the mirrored person wears the mirrored
-garment, so prints and asymmetric cuts stay consistent between them. Flipping mirrors pixels only: a
-mirrored DensePose or skeleton frame keeps its part colours, so left/right labels swap sides with the
-image (the usual practice of try-on training code).
+target (bilinear with antialiasing for RGB; nearest for masks and DensePose, so labels stay labels), then
+a centre or random crop to ``(H, W)``. A stream stored at a proportional lower resolution (Dress Code's
+512x384 skeletons beside 1024x768 photos) is resized straight to the size the first stream was scaled to,
+so every stream of a sample covers the same pixels. The garment photo is *fitted* inside ``(H, W)``
+instead (resize so it fits, pad with white; its mask with 0) so no sleeve is cropped away. A random
+horizontal flip mirrors every stream of the sample, garment and garment mask included: the mirrored
+person wears the mirrored garment, so prints and asymmetric cuts stay consistent between them. Flipping
+mirrors pixels only: a mirrored DensePose or skeleton frame keeps its part colours, so left/right labels
+swap sides with the image (the usual practice of try-on training code).
 
 Randomness (clip start, stride, crop, flip) comes from a generator seeded by ``(seed, epoch, index)``, so
 a sample is reproducible from its index, the epoch (:meth:`TryOnDataset.set_epoch`) and the seed, in any
@@ -149,6 +154,7 @@ class TryOnDataset(Dataset):
         flip_prob: probability of mirroring the whole sample.
         seed: base seed of the per-item generators.
         label: name used in error messages (default: the samples' dataset).
+        strict: raise when a sample lacks a requested stream, instead of leaving it out with a warning.
     """
 
     def __init__(
@@ -164,8 +170,10 @@ class TryOnDataset(Dataset):
         flip_prob: float = 0.0,
         seed: int = 0,
         label: str | None = None,
+        strict: bool = False,
     ):
         self.samples = list(samples)
+        self.strict = bool(strict)
         self.size = (int(size[0]), int(size[1]))
         self.clip_len = int(clip_len)
         self.stride = (stride, stride) if isinstance(stride, int) else (int(stride[0]), int(stride[1]))
@@ -197,16 +205,23 @@ class TryOnDataset(Dataset):
             raise ConfigError(f"bad size {self.size} or flip_prob {self.flip_prob}")
 
     def _check_samples(self) -> None:
-        """One error listing, per requested stream, the samples that lack it."""
+        """Leave out (with one warning) the samples lacking a requested stream; one error listing, per stream,
+        the samples that lack it when that leaves none, or under ``strict``."""
         if not self.samples:
             raise LayoutError(self.label, ["no samples"])
         problems = []
-        for name in self.streams:
-            lacking = [s.name for s in self.samples if stream_path(s, name) is None]
-            if lacking:
-                shown = ", ".join(lacking[:3]) + (", ..." if len(lacking) > 3 else "")
-                problems.append(f"stream {name!r} is missing for {len(lacking)} of {len(self.samples)} "
+        lacking = {name: [s.name for s in self.samples if stream_path(s, name) is None] for name in self.streams}
+        for name, names in lacking.items():
+            if names:
+                shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+                problems.append(f"stream {name!r} is missing for {len(names)} of {len(self.samples)} "
                                 f"samples ({shown}); load fewer streams (streams=) or preprocess the data")
+        left_out = set().union(*lacking.values())
+        if problems and not self.strict and len(left_out) < len(self.samples):
+            log.warning("%s: %d of %d samples left out, they lack requested streams:\n%s", self.label,
+                        len(left_out), len(self.samples), "\n".join(f"  - {p}" for p in problems))
+            self.samples = [s for s in self.samples if s.name not in left_out]
+            problems = []
         if "densepose" in self.streams:
             formats = sorted({s.densepose_format for s in self.samples} - set(DENSEPOSE_FORMATS))
             if formats:

@@ -22,8 +22,8 @@ class Sample:
 
     Attributes:
         name: unique id within the dataset, e.g. ``"upper_body/upper1"``.
-        dataset: the layout it was read from (``"vivid"``, ``"vitonhd"``, ``"dresscode"``, ``"vvt"``,
-            ``"fashionvideo"``, ``"synth"``).
+        dataset: the layout it was read from (``"vivid"``, ``"vivid_s"``, ``"vitonhd"``, ``"dresscode"``,
+            ``"vvt"``, ``"fashionvideo"``).
         category: ``"upper"``, ``"lower"`` or ``"dresses"``.
         person: person video / image (the ground truth in paired mode).
         garment: garment product image, or None where the layout has none for this person.
@@ -31,11 +31,14 @@ class Sample:
         agnostic: clothing-agnostic person video / image.
         agnostic_mask: agnostic mask video / image (white = region to inpaint).
         densepose: DensePose video / image (vvt IUV or detectron2's part colour map, see ``densepose_format``).
-        keypoints: keypoints JSON (:mod:`vvt.pose.openpose` format) or a folder of OpenPose JSON files.
+        keypoints: keypoints for :func:`vvt.pose.openpose.load_keypoints`: a vvt keypoints JSON, one OpenPose
+            ``*_keypoints.json`` (image datasets) or a folder of them, one per frame (VVT).
         skeleton: OpenPose-style skeleton video / image.
         densepose_format: ``"vvt_iuv"`` (:mod:`vvt.pose.densepose`) or ``"detectron2_parts"`` (colour map).
         paired: whether ``garment`` is the garment worn in ``person``.
         split: ``"train"`` or ``"test"``.
+        frame_ranges: ``[start, end)`` frame ranges of the person stream that the dataset's protocol uses
+            (CatV2TON's ``front_seqs``: the front-facing part of a ViViD-S video); empty = every frame.
         extra: layout-specific paths (e.g. SynthVVT ground truth of an unpaired try-on).
     """
 
@@ -54,6 +57,7 @@ class Sample:
     is_video: bool = True
     paired: bool = True
     split: str = "test"
+    frame_ranges: tuple[tuple[int, int], ...] = ()
     extra: dict[str, Path] = field(default_factory=dict)
 
     def streams(self) -> dict[str, Path]:

@@ -11,12 +11,22 @@ File format (``keypoints/<video>.json``)::
                  "hand_right_keypoints_2d": (63), "face_keypoints_2d": (210)}, ...]}
 
 Each frame entry uses OpenPose's own per-person key names, so a person entry written by OpenPose
-(``{"people": [entry, ...]}``) reads the same way (the first person is taken).
+(``{"people": [entry, ...]}``) reads the same way.
+
+:func:`load_keypoints` also reads OpenPose's own output (``--write_json``, CMU-Perceptual-Computing-Lab/
+openpose ``doc/02_output.md``): one ``<image>_keypoints.json`` per image or frame, ``{"version": ...,
+"people": [{"pose_keypoints_2d": [x, y, c, ...], "face_keypoints_2d": ..., "hand_left_keypoints_2d": ...,
+"hand_right_keypoints_2d": ...}]}`` (OpenPose 1.0 wrote the same keys without ``_2d``), as VITON-HD's
+``openpose_json/`` holds them, or a folder of them, one per frame, as VVT's ``*_frames_keypoint/<video>/``.
+The body is BODY_25 (75 numbers) or COCO-18 (54 numbers, the older model VVT was detected with); COCO-18
+joints are moved to their BODY_25 index, MidHip (absent from COCO) is the midpoint of the hips when both
+are detected (confidence: the smaller of the two), feet are left undetected (confidence 0).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +41,13 @@ BODY25_NAMES = (
     "LBigToe", "LSmallToe", "LHeel", "RBigToe", "RSmallToe", "RHeel",
 )
 BODY25 = {name: i for i, name in enumerate(BODY25_NAMES)}
+#: OpenPose's COCO-18 body model, in its own order (``doc/02_output.md``, "Pose Output Format (COCO)")
+COCO18_NAMES = (
+    "Nose", "Neck", "RShoulder", "RElbow", "RWrist", "LShoulder", "LElbow", "LWrist", "RHip", "RKnee",
+    "RAnkle", "LHip", "LKnee", "LAnkle", "REye", "LEye", "REar", "LEar",
+)
+#: BODY_25 index of each COCO-18 joint
+COCO18_TO_BODY25 = tuple(BODY25[name] for name in COCO18_NAMES)
 
 #: limb pairs in OpenPose's BODY_25 render order
 BODY25_LIMBS = (
@@ -116,27 +133,96 @@ def save_keypoints(path: str | Path, kp: Keypoints) -> Path:
     return atomic_write_text(path, json.dumps(doc))
 
 
-def load_keypoints(path: str | Path) -> Keypoints:
-    """Read keypoints written by :func:`save_keypoints` (or per-frame OpenPose ``people`` entries)."""
+def load_keypoints(path: str | Path, *, width: int | None = None, height: int | None = None) -> Keypoints:
+    """Keypoints from a file of :func:`save_keypoints`, an OpenPose ``*_keypoints.json`` (one frame) or a
+    folder of them (one per frame, in natural order of their names), see the module docstring.
+
+    OpenPose files do not record the size of the image they were detected on: pass it as ``width`` and
+    ``height`` (pixels; OpenPose's default ``--keypoint_scale 0`` writes pixel coordinates). Of several people
+    in a frame the one with the highest summed body confidence is taken; a frame with none is undetected
+    (all confidences 0). ``width`` / ``height``, when given for a vvt file, must match the file's.
+    """
     path = Path(path)
+    if path.is_dir():
+        files = sorted(path.glob("*_keypoints.json")) or sorted(path.glob("*.json"))
+        if not files:
+            raise InputFileError(path, "folder holds no OpenPose *_keypoints.json files")
+        files.sort(key=lambda f: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", f.name)])
+        return _openpose_frames(path, [_read_json(f) for f in files], files, width, height)
+    doc = _read_json(path)
+    if isinstance(doc, dict) and "frames" in doc:
+        try:
+            frames = doc["frames"]
+            kp = Keypoints.empty(len(frames), int(doc["width"]), int(doc["height"]))
+            for t, entry in enumerate(frames):
+                people = entry["people"] if "people" in entry else [entry]
+                _fill(kp, t, people, path)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InputFileError(path, f"not a vvt/OpenPose keypoints file ({exc})") from None
+        if (width, height) != (None, None) and (width, height) != (kp.width, kp.height):
+            raise InputFileError(path, f"keypoints of a {kp.width}x{kp.height} frame, {width}x{height} was given")
+        return kp
+    return _openpose_frames(path, [doc], [path], width, height)
+
+
+def _read_json(path: Path):
     if not path.is_file():
         raise InputFileError(path, "keypoints file not found")
     try:
-        doc = json.loads(path.read_text())
-        frames = doc["frames"]
-        kp = Keypoints.empty(len(frames), int(doc["width"]), int(doc["height"]))
-        for t, entry in enumerate(frames):
-            if "people" in entry:
-                if not entry["people"]:
-                    continue
-                entry = entry["people"][0]
-            for attr, key, k in _KEYS:
-                values = entry.get(key) or []
-                if values:
-                    getattr(kp, attr)[t] = np.asarray(values, dtype=np.float32).reshape(k, 3)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InputFileError(path, f"not a vvt/OpenPose keypoints file ({exc})") from None
+        return json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputFileError(path, f"not a JSON keypoints file ({exc})") from None
+
+
+def _openpose_frames(where: Path, docs: list, files: list[Path], width: int | None,
+                     height: int | None) -> Keypoints:
+    if width is None or height is None:
+        raise InputFileError(where, "OpenPose keypoints do not record the image size: pass width= and height= "
+                                    "(the size of the image they were detected on)")
+    kp = Keypoints.empty(len(docs), int(width), int(height))
+    for t, (doc, file) in enumerate(zip(docs, files)):
+        if not isinstance(doc, dict) or not isinstance(doc.get("people"), list):
+            raise InputFileError(file, "not an OpenPose keypoints file (no \"people\" list)")
+        _fill(kp, t, doc["people"], file)
     return kp
+
+
+def _values(person: dict, key: str) -> list:
+    """The flat ``x, y, c`` list of ``key`` (``pose_keypoints_2d``), or of its OpenPose 1.0 name without ``_2d``."""
+    return person.get(key) or person.get(key[: -len("_2d")]) or []
+
+
+def _body25(values: list, where: Path) -> np.ndarray:
+    """``(25, 3)`` BODY_25 body from OpenPose's BODY_25 (75 numbers) or COCO-18 (54 numbers) body."""
+    arr = np.asarray(values, dtype=np.float32)
+    if arr.size == 3 * NUM_BODY:
+        return arr.reshape(NUM_BODY, 3)
+    if arr.size != 3 * len(COCO18_NAMES):
+        raise InputFileError(where, f"a body of {arr.size} numbers is neither BODY_25 (75) nor COCO-18 (54)")
+    coco = arr.reshape(len(COCO18_NAMES), 3)
+    body = np.zeros((NUM_BODY, 3), dtype=np.float32)
+    body[list(COCO18_TO_BODY25)] = coco
+    right, left = body[BODY25["RHip"]], body[BODY25["LHip"]]
+    if right[2] > 0 and left[2] > 0:
+        body[BODY25["MidHip"]] = ((right[0] + left[0]) / 2, (right[1] + left[1]) / 2, min(right[2], left[2]))
+    return body
+
+
+def _fill(kp: Keypoints, t: int, people: list, where: Path) -> None:
+    """Frame ``t`` of ``kp`` from OpenPose person entries: the one with the highest summed body confidence."""
+    if not people:
+        return
+    bodies = [_body25(_values(p, "pose_keypoints_2d"), where) if _values(p, "pose_keypoints_2d")
+              else np.zeros((NUM_BODY, 3), np.float32) for p in people]
+    best = int(np.argmax([b[:, 2].sum() for b in bodies]))
+    kp.body[t] = bodies[best]
+    for attr, key, k in _KEYS[1:]:
+        values = _values(people[best], key)
+        if values:
+            arr = np.asarray(values, dtype=np.float32)
+            if arr.size != 3 * k:
+                raise InputFileError(where, f"{key} has {arr.size} numbers, expected {3 * k}")
+            getattr(kp, attr)[t] = arr.reshape(k, 3)
 
 
 def _draw_limbs(canvas, pts, limbs, colors, thickness, min_conf):
