@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -311,3 +312,16 @@ def test_real_vivid_samples_through_the_dataset(vivid_samples):
     assert part[0, 0] == 0 and len(np.unique(part)) > 3  # black background, several body parts
     assert item["garment"][:, 0, 0].min() > 0.9  # product photo on white, fitted and padded with white
     assert set(item["garment_mask"].unique().tolist()) == {0.0, 1.0}
+
+
+def test_samples_lacking_a_stream_are_left_out_with_a_warning(tmp_path, caplog):
+    root = make_tree(tmp_path / "upper_body")
+    shutil.rmtree(root / "agnostic" / "v2")  # a partial download: no agnostic video (frame folder) for v2
+    samples = read_layout(root)
+    assert [s.agnostic is None for s in samples] == [False, True]
+    ds = TryOnDataset(samples, (H, W), clip_len=2)
+    assert [s.name for s in ds.samples] == ["upper_body/v1"] and len(ds) == 1
+    assert "1 of 2 samples left out" in caplog.text and "stream 'agnostic' is missing for 1 of 2" in caplog.text
+    assert len(TryOnDataset(samples, (H, W), clip_len=2, streams=("person", "garment"))) == 2
+    with pytest.raises(LayoutError, match="stream 'agnostic' is missing for 1 of 2 samples"):
+        TryOnDataset(samples, (H, W), clip_len=2, strict=True)

@@ -581,8 +581,6 @@ def _vivid_folder(tree: _Tree, root: Path, folder: Path, cat_of: Callable[[str],
                    "skeleton": folder / "skeleton", "keypoints": folder / "keypoints"}
     indexes = {n: tree.index(d, "json" if n == "keypoints" else "video") for n, d in stream_dirs.items()}
     worn = tree.index(folder / "worn_mask", "video")
-    gt_dir = root / "ground_truth" / folder.name
-    gt_videos, gt_masks = tree.index(gt_dir / "videos", "video"), tree.index(gt_dir / "worn_mask", "video")
     paired = split == "train" or pairs == "paired"
 
     train = _vivid_list(tree, folder, "train_pairs.txt", videos, garments, findings if split == "train" else None)
@@ -648,12 +646,12 @@ def _vivid_folder(tree: _Tree, root: Path, folder: Path, cat_of: Callable[[str],
                 findings.gap(stream, name, f"not in {_rel(stream_dirs[stream], root)}/")
         if vid in worn:
             sample.extra["worn_mask"] = worn[vid]
-        if garment is not None and not paired:
-            key = f"{vid}__{garment.stem}"
-            if key in gt_videos:
-                sample.extra["gt_person"] = gt_videos[key]
-            if key in gt_masks:
-                sample.extra["gt_worn_mask"] = gt_masks[key]
+        if garment is not None and not paired:  # SynthVVT's ground truth of the unpaired try-on
+            gt_dir = root / "ground_truth" / CATEGORY_DIRS[cat]
+            for key, sub in (("gt_person", "videos"), ("gt_worn_mask", "worn_mask")):
+                found = tree.index(gt_dir / sub, "video").get(f"{vid}__{garment.stem}")
+                if found is not None:
+                    sample.extra[key] = found
         samples.append(sample)
     return samples
 
