@@ -21,6 +21,7 @@ BENCHES: dict[str, tuple[str, str]] = {
     "fashionmirror": ("vvt.fashionmirror.bench", "FashionMirror CMN time vs the human-parsing step (Sec. 4.3)"),
     "realvvt": ("vvt.realvvt.bench", "RealVVT denoising step (C&T + pose guider) vs the plain SVD U-Net"),
     "quality": ("vvt.eval.bench", "the papers' quality table: baselines and RealVVT on a dataset split"),
+    "table": ("vvt.eval.table", "one published table (e.g. RealVVT Table 1) scored with its protocol, beside its rows"),
 }
 
 
