@@ -6,6 +6,7 @@ from __future__ import annotations
 import atexit
 import shutil
 import tempfile
+import warnings
 from functools import cache
 from pathlib import Path
 
@@ -20,6 +21,26 @@ def _weights_root() -> Path:
     root = Path(tempfile.mkdtemp(prefix="vvt-eval-weights-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)
     return root
+
+
+class ScriptedInceptionStandIn(torch.nn.Module):
+    """Stands in for NVIDIA's TorchScript ``inception-2015-12-05.pt`` (clean-fid's network) with its interface:
+    a ``layers`` sub-module taking ``(B, 3, 299, 299)`` in [-1, 1] to ``(B, 2048, 1, 1)`` pool features, and
+    ``forward(img, return_features)`` on [0, 255] images of any size (resizing inside, as the real one)."""
+
+    def __init__(self):
+        super().__init__()
+        self.layers = torch.nn.Sequential(
+            torch.nn.Conv2d(3, 8, 7, stride=8),
+            torch.nn.ReLU(),
+            torch.nn.AdaptiveAvgPool2d(1),
+            torch.nn.Conv2d(8, 2048, 1),
+        )
+
+    def forward(self, img: torch.Tensor, return_features: bool = False) -> torch.Tensor:
+        x = torch.nn.functional.interpolate(img, size=(299, 299), mode="bilinear", align_corners=False)
+        features = self.layers((x - 128) / 128).flatten(1)
+        return features if return_features else features[:, :1008]
 
 
 def _build(key: str):
@@ -43,6 +64,11 @@ def _build(key: str):
         net = InceptionI3d()
     elif key == "resnext101":
         net = resnext101()
+    elif key == "clean_fid_inception":
+        with warnings.catch_warnings():  # torch marks TorchScript deprecated; NVIDIA's file is TorchScript
+            warnings.simplefilter("ignore", FutureWarning)
+            scripted = torch.jit.script(ScriptedInceptionStandIn().eval())
+        return scripted, scripted  # saved with torch.jit.save, as NVIDIA's file is a TorchScript archive
     else:
         raise KeyError(key)
     _randomise_batchnorm(net)
@@ -68,7 +94,13 @@ def saved_network(key: str) -> torch.nn.Module:
     from vvt.eval.weights import WEIGHT_FILES
 
     net, obj = _build(key)
-    torch.save(obj, _weights_root() / WEIGHT_FILES[key].name)
+    path = _weights_root() / WEIGHT_FILES[key].name
+    if isinstance(obj, torch.jit.ScriptModule):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            torch.jit.save(obj, str(path))
+    else:
+        torch.save(obj, path)
     return net
 
 

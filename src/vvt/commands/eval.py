@@ -13,7 +13,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "Score predictions against ground truth, matched by file name (videos, frame folders or images). "
         "Example: vvt eval --pred out/tryon --gt data/videos --masks data/agnostic_mask "
         "--weights-dir ~/vvt-weights --out report.json. Deep metrics (LPIPS, FID, KID, IS, VFID) need their "
-        "network's weight file in --weights-dir; without it they are reported as absent with the file to add."
+        "network's weight file in --weights-dir; without it they are reported as absent with the file to add. "
+        "--protocol picks named settings (size, clip sampling, channel order, resize, backbones) that the "
+        "report prints in full: vvt (default), catv2ton (CatV2TON's released scripts as they run), "
+        "realvvt-vvt (RealVVT Table 1), realvvt-image (RealVVT Tables 2-5)."
     )
     parser.add_argument("--pred", type=Path, required=True, help="folder of predicted videos/images")
     parser.add_argument("--gt", type=Path, required=True, help="folder of ground truths with the same names")
@@ -39,5 +42,8 @@ def run(args: argparse.Namespace) -> int:
     atomic_write_text(args.out, json.dumps(report, indent=2) + "\n")
     for name, value in report["metrics"].items():
         print(f"{name:>13}: {'n/a (' + report['absent'][name] + ')' if value is None else f'{value:.6g}'}")
+    from vvt.eval.protocols import report_lines
+
+    print("\n".join(report_lines(report["protocol"])))
     print(f"wrote {args.out}")
     return 0

@@ -47,11 +47,17 @@ def evaluate(
     metrics: list[str] | tuple[str, ...] | None = None,
     masks_dir: str | Path | None = None,
     *,
+    protocol: str = "vvt",
     weights_dir: str | Path | None = None,
     device: str = "cpu",
-    lpips_net: str = "squeeze",
+    lpips_net: str | None = None,
     vfid: VFIDProtocol | None = None,
-    flow: str = "dis",
+    flow: str | None = None,
+    fid_backend: str | None = None,
+    kid_scale: int | None = None,
+    ssim_border: str | None = None,
+    size: tuple[int, int] | None = None,
+    resize: str | None = None,
     seed: int = 0,
     max_frames: int | None = None,
     batch_size: int = 8,
@@ -61,17 +67,20 @@ def evaluate(
 
     Args:
         pred_dir: folder of predicted videos / frame folders / images.
-        gt_dir: folder of ground truths with the same names, frame counts and sizes.
-        metrics: names from :data:`vvt.eval.evaluator.ALL_METRICS`; None = every metric the inputs allow,
-            with metrics whose weights are absent reported as ``None`` plus the reason (never zero).
-            Naming a metric whose weights are absent raises :class:`vvt.errors.WeightsNotFoundError`.
+        gt_dir: folder of ground truths with the same names and frame counts (and sizes, unless the protocol
+            resizes every stream to one size).
+        metrics: names from :data:`vvt.eval.evaluator.ALL_METRICS`; None = every metric of the protocol the
+            inputs allow, with metrics whose weights are absent reported as ``None`` plus the reason (never
+            zero). Naming a metric whose weights are absent raises :class:`vvt.errors.WeightsNotFoundError`.
         masks_dir: try-on region masks (e.g. agnostic masks) with the same names, for ``masked_ssim`` and
             ``flicker``.
+        protocol: a name of :data:`vvt.eval.protocols.PROTOCOLS` (``vvt``, ``catv2ton``, ``realvvt-vvt``,
+            ``realvvt-image``): fixes the settings below that are left None.
         weights_dir: the local weights folder (default ``$VVT_WEIGHTS``); see :mod:`vvt.eval.weights`.
         device: torch device of the networks.
-        lpips_net: LPIPS backbone (``squeeze`` as CatV2TON, ``alex`` as image try-on papers, ``vgg``).
-        vfid: VFID clip protocol (default: CatV2TON's, see :mod:`vvt.eval.vfid`).
-        flow: optical flow of the temporal metrics (``dis`` or ``farneback``).
+        lpips_net, vfid, flow, fid_backend, kid_scale, ssim_border, size, resize: settings of
+            :class:`~vvt.eval.evaluator.EvalConfig`; None takes the protocol's, a value must agree with a
+            fixed protocol (any value may change ``vvt``'s, and the report lists the changes).
         seed: seed of KID's subset sampling; the same inputs and seed give the same report.
         max_frames: use only the first frames of each video.
         batch_size: frames per forward pass.
@@ -79,36 +88,56 @@ def evaluate(
 
     Returns:
         ``{"pred_dir", "gt_dir", "masks_dir", "protocol", "metrics", "spread", "absent", "counts", "items"}``:
-        ``metrics`` maps each metric to its value (KID x 1000) or None, ``absent`` gives the reasons,
+        ``protocol`` holds the protocol's name and full settings, ``metrics`` maps each metric to its value
+        (KID x the protocol's ``kid_scale``) or None, ``absent`` gives the reasons,
         ``spread`` the standard deviations of KID and IS over their subsets/splits, ``items`` per-item values.
 
     Raises:
-        VVTError: unknown metric names, invalid settings, or a requested metric these inputs cannot give.
+        VVTError: unknown metric names or protocol, invalid settings, a fixed protocol setting overridden, or a
+            requested metric these inputs cannot give.
         ShapeMismatchError: names, frame counts or sizes differ (every offending item listed).
         WeightsNotFoundError: a requested metric's weights file is missing (naming the file and folder).
     """
-    config = EvalConfig(  # checks the settings before any file is read
+    config = EvalConfig.for_protocol(  # checks the settings before any file is read
+        protocol,
         metrics=tuple(metrics) if metrics else None,
         weights_dir=weights_dir,
         device=device,
         lpips_net=lpips_net,
-        vfid=vfid or VFIDProtocol(),
+        vfid=vfid,
         flow=flow,
+        fid_backend=fid_backend,
+        kid_scale=kid_scale,
+        ssim_border=ssim_border,
+        size=size,
+        resize=resize,
         seed=seed,
         max_frames=max_frames,
         batch_size=batch_size,
     )
-    items = match(pred_dir, gt_dir, masks_dir)
-    if config.metrics:
-        _check_applicable(config.metrics, items, masks_dir is not None, config.vfid, max_frames)
-    evaluator = Evaluator(config, ["pred"])
-    for item in tqdm(items, desc="evaluating", unit="item", disable=not show_progress):
-        evaluator.add(item.name, {"pred": item.pred}, gt=item.gt, mask=item.mask)
-    report = evaluator.report()
+    items = match(pred_dir, gt_dir, masks_dir, same_size=config.size is None)
     return {
         "pred_dir": str(pred_dir),
         "gt_dir": str(gt_dir),
         "masks_dir": str(masks_dir) if masks_dir else None,
-        "protocol": report["protocol"],
-        **report["methods"]["pred"],
+        **evaluate_items(items, config, show_progress=show_progress),
     }
+
+
+def evaluate_items(items: list[MatchedItem], config: EvalConfig, show_progress: bool = True) -> dict:
+    """Score matched items (:func:`vvt.eval.inputs.match` / :func:`~vvt.eval.inputs.pair`) with ``config``.
+
+    ``config.scope`` is set here from the protocol and whether the items are videos.
+
+    Returns:
+        ``{"protocol", "metrics", "spread", "absent", "counts", "items"}`` (see :func:`evaluate`).
+    """
+    config = config.with_scope(any(i.info.is_video for i in items))
+    if config.metrics:
+        has_masks = any(i.mask is not None for i in items)
+        _check_applicable(config.metrics, items, has_masks, config.vfid, config.max_frames)
+    evaluator = Evaluator(config, ["pred"])
+    for item in tqdm(items, desc="evaluating", unit="item", disable=not show_progress):
+        evaluator.add(item.name, {"pred": item.pred}, gt=item.gt, mask=item.mask)
+    report = evaluator.report()
+    return {"protocol": report["protocol"], **report["methods"]["pred"]}

@@ -10,6 +10,16 @@ from vvt.commands import size_arg
 
 def add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by ``vvt eval`` and ``vvt bench quality``."""
+    from vvt.eval.protocols import PROTOCOLS
+
+    parser.add_argument(
+        "--protocol",
+        choices=tuple(PROTOCOLS),
+        default="vvt",
+        help="named evaluation settings, printed in every report: "
+        + "; ".join(f"{p.name}: {p.summary}" for p in PROTOCOLS.values())
+        + ". The paper protocols fix the options below (see vvt.eval.protocols)",
+    )
     parser.add_argument(
         "--weights-dir",
         type=Path,
@@ -21,20 +31,45 @@ def add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--lpips-net",
         choices=("squeeze", "alex", "vgg"),
-        default="squeeze",
-        help="LPIPS backbone: squeeze (CatV2TON's video protocol) or alex (image try-on papers)",
+        default=None,
+        help="LPIPS backbone: squeeze (CatV2TON's video protocol) or alex (image try-on papers); "
+        "default: the protocol's (vvt: squeeze)",
     )
     parser.add_argument(
         "--flow",
         choices=("dis", "farneback"),
-        default="dis",
-        help="optical flow of the temporal metrics (on the reference frames)",
+        default=None,
+        help="optical flow of the temporal metrics (on the reference frames); warping errors compare only "
+        "between runs with the same flow; default: the protocol's (dis)",
     )
     parser.add_argument(
         "--vfid-channel-order",
         choices=("bgr", "rgb"),
-        default="bgr",
-        help="VFID input channel order: bgr reproduces CatV2TON's published protocol",
+        default=None,
+        help="VFID input channel order: bgr as CatV2TON's loader feeds it, rgb as the networks were trained; "
+        "default: the protocol's (vvt: bgr)",
+    )
+    parser.add_argument(
+        "--fid-backend",
+        choices=("pytorch-fid", "clean-fid"),
+        default=None,
+        help="FID/KID features: pytorch-fid (bilinear resize inside the network) or clean-fid (PIL bicubic "
+        "resize, NVIDIA's TorchScript Inception, as CatVTON/CatV2TON); default: the protocol's "
+        "(vvt: pytorch-fid)",
+    )
+    parser.add_argument(
+        "--kid-scale",
+        type=int,
+        choices=(1, 1000),
+        default=None,
+        help="KID is reported times this; default: the protocol's (1000)",
+    )
+    parser.add_argument(
+        "--ssim-border",
+        choices=("full", "crop5"),
+        default=None,
+        help="SSIM border rule: full (torchmetrics today) or crop5 (torchmetrics before its PR #2721, "
+        "scikit-image); default: the protocol's (full)",
     )
     parser.add_argument("--max-frames", type=int, default=None, help="evaluate only the first N frames")
     parser.add_argument("--device", default="cpu", help="torch device of the networks, e.g. cpu or cuda")
@@ -98,25 +133,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def evaluation_settings(args: argparse.Namespace) -> dict:
-    """The options of :func:`add_evaluation_arguments` as keyword arguments of ``EvalConfig`` / ``evaluate``."""
-    from vvt.eval.vfid import VFIDProtocol
+    """The options of :func:`add_evaluation_arguments` as keyword arguments of ``evaluate`` /
+    ``EvalConfig.for_protocol`` (settings not given are None: the protocol's)."""
+    from vvt.eval.protocols import get_protocol, with_channel_order
 
     return {
+        "protocol": args.protocol,
         "metrics": parse_metrics(args.metrics),
         "weights_dir": args.weights_dir,
         "device": args.device,
         "lpips_net": args.lpips_net,
-        "vfid": VFIDProtocol(channel_order=args.vfid_channel_order),
+        "vfid": with_channel_order(get_protocol(args.protocol), args.vfid_channel_order),
         "flow": args.flow,
+        "fid_backend": args.fid_backend,
+        "kid_scale": args.kid_scale,
+        "ssim_border": args.ssim_border,
         "seed": args.seed,
         "max_frames": args.max_frames,
     }
 
 
 def eval_config(args: argparse.Namespace, size: tuple[int, int] | None = None):
+    """The ``EvalConfig`` of the options (``size``: ``--size``, None for the protocol's)."""
     from vvt.eval.evaluator import EvalConfig
 
-    return EvalConfig(size=size, **evaluation_settings(args))
+    settings = evaluation_settings(args)
+    return EvalConfig.for_protocol(settings.pop("protocol"), size=size, **settings)
 
 
 def run(args: argparse.Namespace) -> dict:

@@ -12,6 +12,12 @@ frames within an item and then items.
   dense 2D convolution needs ~1 s and 2 GB per 832x624 frame on a CPU; the tests check both give the same
   value, and that scikit-image's ``structural_similarity(gaussian_weights=True,
   use_sample_covariance=False)``, which averages only the interior 5 pixels in from each border, agrees there.
+* SSIM border rule (``border``): ``"full"`` averages the whole reflection-padded map, as torchmetrics does
+  since its PR #2721 (merged September 2024); ``"crop5"`` drops the 5 pixels (the window radius) on
+  each side before averaging, as torchmetrics did before it and as scikit-image does. The two differ by
+  the border's share of the map: 0.95610 (full) against 0.95587 (crop5) on frame 0 of the ViViD sample
+  ``upper1`` (agnostic against person, 832x624); more on small images and where the borders differ. Papers
+  rarely say which torchmetrics they ran, so the report names the rule.
 * masked SSIM: the same SSIM map averaged over the mask's pixels only (e.g. the agnostic mask: how well the
   try-on region is reconstructed, not diluted by the untouched background). A frame whose mask is empty has no
   value (NaN) and is left out of the averages.
@@ -38,6 +44,8 @@ from vvt.eval.weights import load_into, load_torch_file, weight_path
 LPIPS_NETS = ("squeeze", "alex", "vgg")
 PSNR_MSE_FLOOR = 1e-10
 SSIM_WINDOW, SSIM_SIGMA, SSIM_K1, SSIM_K2 = 11, 1.5, 0.01, 0.03
+SSIM_BORDERS = ("full", "crop5")
+_CROP5 = (SSIM_WINDOW - 1) // 2
 
 
 def psnr(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
@@ -65,8 +73,13 @@ def ssim_map(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     return np.stack(maps)
 
 
-def frame_means(maps: np.ndarray) -> np.ndarray:
-    """Mean of each frame's map: ``(N, H, W)`` -> ``(N,)``."""
+def frame_means(maps: np.ndarray, border: str = "full") -> np.ndarray:
+    """Mean of each frame's map ``(N, H, W)`` -> ``(N,)``: the whole map (``"full"``) or without the 5-pixel
+    border (``"crop5"``, torchmetrics before its PR #2721; a map of 10 pixels or less across is averaged whole)."""
+    if border not in SSIM_BORDERS:
+        raise ValueError(f"unknown SSIM border rule {border!r} (choose from {', '.join(SSIM_BORDERS)})")
+    if border == "crop5" and min(maps.shape[1:3]) > 2 * _CROP5:
+        maps = maps[:, _CROP5:-_CROP5, _CROP5:-_CROP5]
     return maps.reshape(maps.shape[0], -1).mean(axis=1)
 
 
@@ -78,9 +91,9 @@ def masked_frame_means(maps: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
-def ssim(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """SSIM per frame ``(N,)`` of frames ``(N, H, W, 3)`` in [0, 1]."""
-    return frame_means(ssim_map(pred, gt))
+def ssim(pred: np.ndarray, gt: np.ndarray, border: str = "full") -> np.ndarray:
+    """SSIM per frame ``(N,)`` of frames ``(N, H, W, 3)`` in [0, 1], with the ``border`` rule (module doc)."""
+    return frame_means(ssim_map(pred, gt), border)
 
 
 def masked_ssim(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> np.ndarray:

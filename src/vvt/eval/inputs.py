@@ -2,7 +2,12 @@
 
 Items are matched by name: a file's stem (``upper1.mp4`` -> ``upper1``) or a frame folder's name. Everything
 wrong with a prediction/ground-truth/mask set is collected first and raised as one error listing every
-offending item: names present on one side only, frame counts and frame sizes that differ.
+offending item: names present on one side only, frame counts and frame sizes that differ (sizes may differ
+when the protocol resizes every stream to one size).
+
+Resizing (:data:`RESIZE_METHODS`): ``"area"`` is OpenCV's pixel-area filter on uint8 frames (vvt's choice
+for ``--size``); ``"bicubic"`` is PIL's bicubic filter on uint8 RGB (antialiased when shrinking), the
+image libraries' standard when a paper names no filter. Masks are always resized with nearest neighbour.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from vvt.errors import InputFileError, ShapeMismatchError
 from vvt.io import read_image, read_mask, read_video, video_info
 from vvt.io.image import IMAGE_SUFFIXES
 from vvt.io.video import VIDEO_SUFFIXES
+
+RESIZE_METHODS = ("area", "bicubic")
 
 
 @dataclass(frozen=True)
@@ -87,15 +94,38 @@ def _listing(names: list[str], limit: int = 20) -> str:
     return shown + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
 
 
-def match(pred_dir: str | Path, gt_dir: str | Path, masks_dir: str | Path | None = None) -> list[MatchedItem]:
+def match(
+    pred_dir: str | Path, gt_dir: str | Path, masks_dir: str | Path | None = None, *, same_size: bool = True
+) -> list[MatchedItem]:
     """Pair predictions with ground truths (and masks) by name; raise one error listing every mismatch.
+
+    ``same_size=False`` accepts frames of different sizes (a protocol that resizes every stream to one size).
 
     Raises:
         InputFileError: a folder is missing or holds nothing to evaluate.
         ShapeMismatchError: names only on one side, or frame counts / frame sizes that differ.
     """
     preds, gts = collect(pred_dir, "prediction"), collect(gt_dir, "ground-truth")
-    masks = collect(masks_dir, "mask") if masks_dir is not None else {}
+    masks = collect(masks_dir, "mask") if masks_dir is not None else None
+    return pair(preds, gts, masks, same_size=same_size, what=f"predictions {pred_dir} and ground truth {gt_dir}",
+                masks_what=str(masks_dir))
+
+
+def pair(
+    preds: dict[str, Path],
+    gts: dict[str, Path],
+    masks: dict[str, Path] | None = None,
+    *,
+    same_size: bool = True,
+    what: str = "predictions and ground truth",
+    masks_what: str = "the masks",
+) -> list[MatchedItem]:
+    """Pair name -> path maps of predictions, ground truths and masks (see :func:`match`), in name order.
+
+    Raises:
+        ShapeMismatchError: names only on one side, or frame counts / frame sizes that differ (``what``
+            names the two sides in the message).
+    """
     problems = []
     only_pred = sorted(set(preds) - set(gts))
     only_gt = sorted(set(gts) - set(preds))
@@ -103,46 +133,70 @@ def match(pred_dir: str | Path, gt_dir: str | Path, masks_dir: str | Path | None
         problems.append(f"{len(only_pred)} prediction(s) without ground truth: {_listing(only_pred)}")
     if only_gt:
         problems.append(f"{len(only_gt)} ground truth(s) without prediction: {_listing(only_gt)}")
-    if masks_dir is not None:
+    if masks is not None:
         no_mask = sorted(set(gts) - set(masks))
         if no_mask:
-            problems.append(f"{len(no_mask)} item(s) without a mask in {masks_dir}: {_listing(no_mask)}")
+            problems.append(f"{len(no_mask)} item(s) without a mask in {masks_what}: {_listing(no_mask)}")
     items = []
     for name in sorted(set(preds) & set(gts)):
         p, g = media_info(preds[name]), media_info(gts[name])
         if p.num_frames != g.num_frames:
             problems.append(f"{name}: prediction has {p.num_frames} frame(s), ground truth {g.num_frames}")
-        if (p.height, p.width) != (g.height, g.width):
+        if same_size and (p.height, p.width) != (g.height, g.width):
             problems.append(
                 f"{name}: prediction is {p.height}x{p.width} (HxW), ground truth {g.height}x{g.width}"
             )
-        mask = masks.get(name)
+        mask = (masks or {}).get(name)
         if mask is not None:
             m = media_info(mask)
             if m.num_frames != g.num_frames:
                 problems.append(f"{name}: mask has {m.num_frames} frame(s), ground truth {g.num_frames}")
-            if (m.height, m.width) != (g.height, g.width):
+            if same_size and (m.height, m.width) != (g.height, g.width):
                 problems.append(
                     f"{name}: mask is {m.height}x{m.width} (HxW), ground truth {g.height}x{g.width}"
                 )
         items.append(MatchedItem(name, preds[name], gts[name], mask, g))
     if problems:
         listed = "\n".join(f"  - {p}" for p in problems)
-        raise ShapeMismatchError(
-            f"predictions {pred_dir} and ground truth {gt_dir} do not match "
-            f"({len(problems)} problem(s)):\n{listed}"
-        )
+        raise ShapeMismatchError(f"{what} do not match ({len(problems)} problem(s)):\n{listed}")
     return items
 
 
-def read_frames(path: Path, max_frames: int | None = None, size: tuple[int, int] | None = None) -> np.ndarray:
-    """Frames ``(N, H, W, 3)`` uint8 RGB of a video or image; optionally the first ``max_frames``, resized."""
+def find_media(folder: Path, name: str) -> Path | None:
+    """``folder/<name>`` as a video or image file (any known suffix) or a frame folder; None when absent.
+    ``name`` may hold ``/`` (a dataset sample name such as ``upper_body/upper1``)."""
+    base = Path(folder) / name
+    if base.is_dir() and any(p.suffix.lower() in IMAGE_SUFFIXES for p in base.iterdir()):
+        return base
+    for suffix in VIDEO_SUFFIXES + IMAGE_SUFFIXES:
+        candidate = base.with_name(base.name + suffix)
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def resize_frames(frames: np.ndarray, size: tuple[int, int], method: str = "area") -> np.ndarray:
+    """Frames ``(N, H, W, 3)`` uint8 resized to ``size`` = (H, W) with a :data:`RESIZE_METHODS` filter."""
+    if method == "area":
+        return np.stack([cv2.resize(f, (size[1], size[0]), interpolation=cv2.INTER_AREA) for f in frames])
+    if method == "bicubic":
+        return np.stack(
+            [np.asarray(Image.fromarray(f).resize((size[1], size[0]), Image.BICUBIC)) for f in frames]
+        )
+    raise ValueError(f"unknown resize method {method!r} (choose from {', '.join(RESIZE_METHODS)})")
+
+
+def read_frames(
+    path: Path, max_frames: int | None = None, size: tuple[int, int] | None = None, resize: str = "area"
+) -> np.ndarray:
+    """Frames ``(N, H, W, 3)`` uint8 RGB of a video or image; optionally the first ``max_frames``, resized
+    to ``size`` = (H, W) with the ``resize`` filter."""
     if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
         frames = read_image(path)[None]
     else:
         frames = read_video(path, max_frames=max_frames)[0]
     if size is not None and frames.shape[1:3] != tuple(size):
-        frames = np.stack([cv2.resize(f, (size[1], size[0]), interpolation=cv2.INTER_AREA) for f in frames])
+        frames = resize_frames(frames, size, resize)
     return frames
 
 

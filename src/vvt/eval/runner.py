@@ -39,6 +39,7 @@ from vvt.errors import InputFileError
 from vvt.eval import baselines
 from vvt.eval.evaluator import EvalConfig, Evaluator
 from vvt.eval.inputs import read_frames, read_mask_frames
+from vvt.eval.protocols import report_lines
 from vvt.io import atomic_write_text, read_image, read_mask, video_info, write_video
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ HEADERS = {
     "vfid_i3d": "VFID_I3D ↓",
     "vfid_resnext": "VFID_ResNeXt ↓",
     "fid": "FID ↓",
-    "kid": "KID×1000 ↓",
+    "kid": "KID ↓",
     "is": "IS ↑",
     "psnr": "PSNR ↑",
     "masked_ssim": "mask SSIM ↑",
@@ -121,7 +122,7 @@ def _load_inputs(sample: Sample, cfg: EvalConfig) -> _Inputs:
         raise InputFileError(
             sample.person or sample.name, "the benchmark needs agnostic and agnostic_mask streams"
         )
-    agnostic = read_frames(sample.agnostic, cfg.max_frames, cfg.size)
+    agnostic = read_frames(sample.agnostic, cfg.max_frames, cfg.size, cfg.resize)
     mask = read_mask_frames(sample.agnostic_mask, cfg.max_frames, cfg.size)
     fps = video_info(sample.person).fps if sample.is_video else 1.0
     garment = read_image(sample.garment) if sample.garment is not None else None
@@ -205,11 +206,11 @@ def run_quality(config: QualityConfig) -> dict:
 
     samples = read_layout(config.data, layout=config.layout, split=config.split, pairs=config.pairs)
     samples = samples[: config.max_items] if config.max_items else samples
+    is_video = all(s.is_video for s in samples)
     methods = _Methods(config)
-    evaluator = Evaluator(config.eval, methods.names)
+    evaluator = Evaluator(config.eval.with_scope(is_video), methods.names)
     skipped: dict[str, list[str]] = {m: [] for m in methods.names}
     pred_root = config.out / "predictions"
-    is_video = all(s.is_video for s in samples)
     for index, sample in enumerate(tqdm(samples, desc="quality benchmark", unit="sample")):
         inputs = _load_inputs(sample, config.eval)
         preds = {}
@@ -243,13 +244,20 @@ def run_quality(config: QualityConfig) -> dict:
     return result
 
 
+def header(column: str, protocol: dict) -> str:
+    """The table header of a metric column; KID's names the report's scale (``KID×1000 ↓``)."""
+    if column == "kid":
+        return f"KID×{protocol['kid_scale']} ↓"
+    return HEADERS[column]
+
+
 def markdown_table(result: dict) -> str:
     """The report as a Markdown table in the papers' column order, followed by the absent metrics' reasons."""
     columns = VIDEO_COLUMNS if result["kind"] == "video" else IMAGE_COLUMNS
     lines = [
         f"# Quality: {result['data']} ({result['split']}, {result['pairs']})",
         "",
-        "| Method | " + " | ".join(HEADERS[c] for c in columns) + " |",
+        "| Method | " + " | ".join(header(c, result["protocol"]) for c in columns) + " |",
         "|---" * (len(columns) + 1) + "|",
     ]
     reasons: dict[str, str] = {}
@@ -271,7 +279,7 @@ def markdown_table(result: dict) -> str:
     ]
     by_reason: dict[str, list[str]] = {}
     for c, r in reasons.items():
-        by_reason.setdefault(r, []).append(HEADERS[c][:-2])
+        by_reason.setdefault(r, []).append(header(c, result["protocol"])[:-2])
     if by_reason:
         lines += ["", "n/a:"] + [f"- {', '.join(cols)}: {r}" for r, cols in by_reason.items()]
     skipped = {m: s for m, s in result["skipped"].items() if s}
@@ -280,5 +288,5 @@ def markdown_table(result: dict) -> str:
             f"- {m}: {len(s)} ({s[0]}{', ...' if len(s) > 1 else ''})" for m, s in skipped.items()
         ]
     protocol = result["protocol"]
-    lines += ["", "Protocol:"] + [f"- {k}: {v}" for k, v in protocol.items()]
+    lines += ["", "Protocol:"] + report_lines(protocol)
     return "\n".join(lines) + "\n"

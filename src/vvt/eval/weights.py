@@ -7,6 +7,7 @@ Each network has the file name its own project publishes, so a user copies the f
 metric             file                                          what it is
 =================  ============================================  ==========================================
 FID, KID           ``pt_inception-2015-12-05-6726825d.pth``      pytorch-fid's port of TF's FID Inception-v3
+FID, KID (clean)   ``inception-2015-12-05.pt``                   NVIDIA's TorchScript FID Inception, clean-fid
 IS                 ``inception_v3_google-0cc3c7bd.pth``          torchvision Inception-v3, ImageNet weights
 LPIPS (alex)       ``alexnet-owt-7be5be79.pth``                  torchvision AlexNet, ImageNet weights
 LPIPS (squeeze)    ``squeezenet1_1-b8a52dc0.pth``                torchvision SqueezeNet 1.1, ImageNet weights
@@ -18,7 +19,8 @@ VFID (ResNeXt)     ``resnext-101.pth``                           3D-ResNets-PyTo
 ``i3d.pt`` and ``resnext-101.pth`` are the names CatV2TON's VFID code uses; the 3D-ResNets project calls the
 second ``resnext-101-kinetics.pth``, which is accepted too. LPIPS's own linear-layer weights ship inside the
 ``lpips`` wheel; only its backbone comes from here. Files are read with ``torch.load(weights_only=True)``:
-tensors and plain containers only, never arbitrary pickled code.
+tensors and plain containers only, never arbitrary pickled code; the clean-fid Inception is a TorchScript
+archive (``torch.jit.load``: TorchScript code and tensors, see :mod:`vvt.eval.clean_fid`).
 """
 
 from __future__ import annotations
@@ -48,6 +50,10 @@ WEIGHT_FILES: dict[str, WeightFile] = {
     "fid_inception": WeightFile(
         ("pt_inception-2015-12-05-6726825d.pth",),
         "FID Inception-v3 (pytorch-fid's port of TensorFlow's inception-2015-12-05)",
+    ),
+    "clean_fid_inception": WeightFile(
+        ("inception-2015-12-05.pt",),
+        "FID Inception-v3 as clean-fid loads it (NVIDIA's TorchScript inception-2015-12-05.pt)",
     ),
     "inception_v3": WeightFile(
         ("inception_v3_google-0cc3c7bd.pth",), "torchvision Inception-v3 ImageNet weights (IMAGENET1K_V1)"
