@@ -6,10 +6,15 @@ import numpy as np
 import pytest
 
 import vvt.io.video as video_mod
-from vvt.errors import InputFileError, VideoError, VVTError
+from fault_support import bomb_png, faststart_mp4, truncate_after_packets
+from vvt.errors import InputFileError, OutputPathError, VideoError, VVTError
 from vvt.io import (
+    OUTPUT_MARKER,
+    allowing_truncated,
     atomic_path,
+    atomic_write_text,
     frame_files,
+    is_vvt_output,
     iter_frames,
     read_image,
     read_mask,
@@ -235,3 +240,76 @@ def test_real_vivid_video(vivid_samples):
     first, fps = read_video(path, max_frames=1)
     assert fps == 24.0 and first.shape == (1, 832, 624, 3)
     assert 20 < first.mean() < 235  # a real picture, not a blank frame
+
+
+# ------------------------------------------------------------------- outputs never destroy a user's files
+def test_an_output_replaces_only_folders_vvt_wrote(tmp_path):
+    user = tmp_path / "photos"
+    user.mkdir()
+    (user / "me.png").write_bytes(b"mine")
+    with pytest.raises(OutputPathError, match="photos: is a folder that vvt did not write"):
+        write_video(user, flat_clip(n=2))
+    assert sorted(p.name for p in user.iterdir()) == ["me.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photos"]  # no temporary left either
+    # vvt's own output folders carry the marker and are replaced; an empty folder is taken
+    out = write_video(tmp_path / "frames", flat_clip(n=3))
+    assert is_vvt_output(out) and (out / OUTPUT_MARKER).is_file()
+    write_video(out, flat_clip(n=2))
+    assert video_info(out).num_frames == 2
+    (tmp_path / "empty").mkdir()
+    assert is_vvt_output(write_video(tmp_path / "empty", flat_clip(n=1)))
+    # a file is never replaced by a folder, nor a user's folder by a file
+    (tmp_path / "notes").write_text("keep")
+    with pytest.raises(OutputPathError, match="notes: is a file"):
+        write_video(tmp_path / "notes", flat_clip(n=1))
+    with pytest.raises(OutputPathError, match="photos: is a folder"):
+        atomic_write_text(user, "report")
+    assert (tmp_path / "notes").read_text() == "keep" and (user / "me.png").read_bytes() == b"mine"
+
+
+def test_truncated_video_is_an_error_naming_both_counts_unless_allowed(tmp_path, caplog):
+    clip = smooth_clip(n=12)
+    full = faststart_mp4(tmp_path / "full.mp4", clip)
+    assert video_info(full).num_frames == 12 and len(read_video(full)[0]) == 12
+    cut = truncate_after_packets(full, tmp_path / "cut.mp4", 5)  # the index still declares 12 frames
+    for call in (video_info, read_video, lambda p: list(iter_frames(p))):
+        with pytest.raises(VideoError, match=r"cut.mp4: truncated video: the container declares 12 frames but "
+                                             r"only 5 (are stored|decode).*--allow-truncated"):
+            call(cut)
+    with caplog.at_level("WARNING"):
+        frames, _ = read_video(cut, allow_truncated=True)
+    assert len(frames) == 5
+    np.testing.assert_allclose(frames.astype(float), read_video(full)[0][:5].astype(float), atol=1e-9)
+    assert "declares 12 frames, 5 decode" in caplog.text
+    with allowing_truncated():
+        assert video_info(cut).num_frames == 5
+    with pytest.raises(VideoError, match="truncated"):
+        video_info(cut)  # the context manager's setting ends with its block
+    # the first frames of a truncated file read without complaint when they are all there
+    assert len(read_video(cut, max_frames=4)[0]) == 4
+    # cut in the middle of a frame: the broken frame is not returned
+    mid = tmp_path / "mid.mp4"
+    mid.write_bytes(full.read_bytes()[: full.stat().st_size * 2 // 3])
+    with pytest.raises(VideoError, match="mid.mp4: truncated video: the container declares 12 frames"):
+        read_video(mid)
+    try:
+        kept = len(read_video(mid, allow_truncated=True)[0])
+    except VideoError as exc:  # allowed, but the decoder may give no whole frame of it
+        assert "zero frames of the 12 it declares" in str(exc)
+        kept = 0
+    assert kept < 12
+
+
+def test_odd_sizes_are_kept_by_default(tmp_path):
+    clip = smooth_clip(n=3, h=63, w=47)
+    got, _ = read_video(write_video(tmp_path / "odd.mp4", clip))
+    assert got.shape == clip.shape
+    assert np.abs(got.astype(int) - clip).mean() < 2.0
+
+
+def test_decompression_bomb_is_one_clear_error(tmp_path):
+    bomb = bomb_png(tmp_path / "huge.png", 100_000, 100_000)
+    for read in (read_image, read_mask):
+        with pytest.raises(InputFileError, match=r"huge.png: image too large to decode safely \(10,000,000,000 "
+                                                 r"pixels"):
+            read(bomb)

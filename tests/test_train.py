@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -127,7 +128,9 @@ def test_empty_data_fails_before_training(tmp_path):
         Trainer(task, config(tmp_path), name="toy").train()
     assert not (tmp_path / "checkpoints").exists()
     # periods and counts the loop divides or counts by are checked before anything starts
-    with pytest.raises(ConfigError, match="train.sample_every must be >= 1, got 0; train.keep_last must be >= 0"):
+    with pytest.raises(
+        ConfigError, match="train.keep_last must be >= 0, got -1; train.sample_every must be >= 1, got 0"
+    ):
         Trainer(ToyTask(), config(tmp_path, sample_every=0, keep_last=-1), name="toy")
 
 
@@ -168,3 +171,58 @@ def test_shipped_accelerate_configs_load():
     }
     assert loaded["deepspeed_zero2"].deepspeed_config["zero_stage"] == 2
     assert loaded["fsdp"].fsdp_config["fsdp_sharding_strategy"] == "FULL_SHARD"
+
+
+def test_checkpoints_carry_a_manifest_and_resume_latest_skips_corrupt_ones(tmp_path, caplog):
+    out = tmp_path / "run"
+    Trainer(ToyTask(), config(out, max_steps=3, checkpoint_every=1, keep_last=0), name="toy").train()
+    steps = {s: p for s, p in ckpt.list_checkpoints(out)}
+    manifest = json.loads((steps[3] / ckpt.MANIFEST_FILE).read_text())["files"]
+    assert {"model.safetensors", "optimizer.bin", "random_states_0.pkl", ckpt.EMA_FILE, ckpt.STATE_FILE} <= set(
+        manifest
+    )
+    assert all(ckpt.verify_checkpoint(p).intact for p in steps.values())
+    # truncated latest: named, skipped, and the run continues from step 2 to the same weights
+    model = steps[3] / "model.safetensors"
+    model.write_bytes(model.read_bytes()[:100])
+    verdict = ckpt.verify_checkpoint(steps[3])
+    assert verdict.problems == [(model, f"100 bytes, manifest.json says {manifest['model.safetensors']['size']} "
+                                        "(truncated?)")]
+    with pytest.raises(InputFileError, match="model.safetensors: corrupt checkpoint: 100 bytes"):
+        ckpt.resolve_resume(out, steps[3])
+    with caplog.at_level("WARNING"):
+        assert ckpt.resolve_resume(out, "latest") == steps[2]
+    assert "skipping corrupt checkpoint step-0000003" in caplog.text and "falling back to step-0000002" in caplog.text
+    # a changed byte of the same size is found by its SHA-256
+    state = steps[2] / "optimizer.bin"
+    data = bytearray(state.read_bytes())
+    data[-10] ^= 1
+    state.write_bytes(bytes(data))
+    assert "SHA-256 mismatch" in ckpt.verify_checkpoint(steps[2]).describe()
+    assert ckpt.resolve_resume(out, "latest") == steps[1]
+    # RNG states: missing is an error unless inexact; without any usable checkpoint, latest says so
+    (steps[1] / "random_states_0.pkl").unlink()
+    with pytest.raises(InputFileError, match="no intact checkpoint.*3 corrupt"):
+        ckpt.resolve_resume(out, "latest")
+    with pytest.raises(InputFileError, match="random_states_0.pkl: corrupt checkpoint: missing.*--resume-inexact"):
+        ckpt.resolve_resume(out, steps[1])
+    assert ckpt.resolve_resume(out, steps[1], inexact=True) == steps[1]
+    # a checkpoint of before manifests: structural checks
+    (steps[1] / ckpt.MANIFEST_FILE).unlink()
+    ema = steps[1] / ckpt.EMA_FILE
+    ema.write_bytes(ema.read_bytes()[:-8])
+    assert any(f == ema and "unreadable" in p for f, p in ckpt.verify_checkpoint(steps[1]).problems)
+
+
+def test_resume_with_other_trained_modules_is_one_short_error(tmp_path):
+    class OtherTask(ToyTask):
+        def trainable_modules(self):
+            return {"head": self.net}
+
+    out = tmp_path / "run"
+    Trainer(ToyTask(), config(out, max_steps=2, checkpoint_every=1), name="toy").train()
+    with pytest.raises(InputFileError) as err:
+        Trainer(OtherTask(), config(out, max_steps=3), name="toy").train(resume="latest")
+    message = str(err.value)
+    assert "model.safetensors: the checkpoint trains [net] but this run trains [head]" in message
+    assert len(message) < 400 and "\n" not in message

@@ -28,6 +28,21 @@ class VideoError(InputFileError):
     """A video cannot be read or written: not a video, zero frames, an unreadable frame, odd sizes."""
 
 
+class OutputPathError(VVTError):
+    """An output path cannot be written: an input, an input's folder, a folder vvt did not write, a parent that
+    is a file or read-only, a wrong suffix. Raised before any work, and nothing is changed."""
+
+    def __init__(self, path: str | Path, problem: str):
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+class OptionError(VVTError):
+    """A command-line option has a value out of its range (``--fps -5``) or names something unavailable
+    (``--device cuda`` without CUDA)."""
+
+
 class ShapeMismatchError(VVTError):
     """Inputs that must agree (frame counts, sizes) do not."""
 

@@ -34,11 +34,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
+    from vvt.checks import Bound, check_numbers, check_output, resolve_device
+
+    inputs = {"--pred": args.pred, "--gt": args.gt, "--masks": args.masks, "--weights-dir": args.weights_dir}
+    check_output(args.out, folder=False, suffixes=(".json",), inputs=inputs)
+    check_numbers({"--max-frames": (args.max_frames, Bound(ge=1))})
+    args.device = resolve_device(args.device)
+
     from vvt.eval import evaluate
     from vvt.eval.bench import evaluation_settings
-    from vvt.io import atomic_write_text
+    from vvt.io import allowing_truncated, atomic_write_text
 
-    report = evaluate(args.pred, args.gt, masks_dir=args.masks, **evaluation_settings(args))
+    with allowing_truncated(args.allow_truncated):
+        report = evaluate(args.pred, args.gt, masks_dir=args.masks, **evaluation_settings(args))
     atomic_write_text(args.out, json.dumps(report, indent=2) + "\n")
     for name, value in report["metrics"].items():
         print(f"{name:>13}: {'n/a (' + report['absent'][name] + ')' if value is None else f'{value:.6g}'}")

@@ -12,7 +12,9 @@ EPILOG = """examples:
   vvt preprocess --garment shirt.jpg --out data/mine                      (cloth/ and cloth_mask/ only)
 
 The output folder is one ViViD category folder: videos/ agnostic/ agnostic_mask/ densepose/ (vvt IUV)
-skeleton/ keypoints/ cloth/ cloth_mask/ and layout.json. Finished videos are skipped on a re-run.
+skeleton/ keypoints/ cloth/ cloth_mask/ and layout.json. It must be new, empty, or an earlier output of vvt
+(which is added to); the run writes into a hidden copy renamed into place at the end, so an interrupted run
+leaves no partial output (Ctrl-C keeps what finished). Finished videos are skipped on a re-run.
 """
 
 
@@ -40,13 +42,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write jitter/<vid>.json: keypoint and mask jitter, raw and smoothed")
     parser.add_argument("--overwrite", action="store_true",
                         help="redo finished outputs instead of skipping them")
+    parser.add_argument("--allow-truncated", action="store_true",
+                        help="use truncated videos (fewer frames than their container declares), with a warning")
+
+
+def _keep_finished(stage: Path, inputs: list[Path], garments: list[Path]) -> bool:
+    """After an interrupt: drop what unfinished videos and garments left in ``stage`` (keeping finished ones
+    and what was there before), then empty folders. True when something worth committing remains."""
+    import shutil
+
+    from vvt.preprocess.pipeline import is_finished, outputs_for
+
+    for path in inputs:
+        if not is_finished(stage, path.stem):
+            for out in [*outputs_for(stage, path.stem).values(), stage / "jitter" / f"{path.stem}.json"]:
+                out.unlink(missing_ok=True)
+    for g in garments:
+        if not (stage / "cloth" / f"{g.stem}.jpg").is_file():
+            (stage / "cloth_mask" / f"{g.stem}.jpg").unlink(missing_ok=True)
+    for folder in sorted((p for p in stage.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        if not any(folder.iterdir()):
+            folder.rmdir()
+    kept = [p for p in stage.rglob("*") if p.is_file() and p.name not in ("layout.json", ".vvt-output")]
+    if not kept:
+        shutil.rmtree(stage)
+        return False
+    return True
 
 
 def run(args: argparse.Namespace) -> int:
     import logging
     import sys
 
-    from vvt.errors import ConfigError
+    from vvt.checks import check_output
+    from vvt.errors import ConfigError, InputFileError, VVTError
+    from vvt.io import allowing_truncated, atomic_path, video_info
+    from vvt.io.atomic import link_tree
+    from vvt.io.image import IMAGE_SUFFIXES
     from vvt.preprocess.parsing import load_parser
     from vvt.preprocess.pipeline import Smoothing, find_inputs, preprocess_garment, preprocess_many
 
@@ -60,22 +92,59 @@ def run(args: argparse.Namespace) -> int:
         gh = gw = 0
     if gh < 1 or gw < 1:
         raise ConfigError(f"--garment-size {args.garment_size!r}: expected HxW of positive sizes, e.g. 1024x768")
-    for g in args.garment:
-        if preprocess_garment(g, args.out, gh, gw, overwrite=args.overwrite):
-            log.info("garment %s -> %s/cloth", g, args.out)
-        else:
-            log.info("garment %s: already in %s; skipped", g, args.out)
+    given = {"--video": args.video, "--images": args.images, **{f"--garment {g}": g for g in args.garment}}
+    check_output(args.out, folder=True, inputs=given)
+    for option, path in given.items():
+        if path is not None and not path.exists():
+            raise InputFileError(path, f"not found ({option.split()[0]})")
     inputs = []
     if args.video is not None:
         inputs += find_inputs(args.video, images=False) if args.video.is_dir() else [args.video]
     if args.images is not None:
         inputs += find_inputs(args.images, images=True)
-    if not inputs:
-        return 0
-    report = preprocess_many(inputs, args.out, args.category, load_parser(args.parser), smoothing,
-                             overwrite=args.overwrite, measure_jitter=args.jitter_report)
-    print(f"preprocessed {len(report['done'])}, skipped {len(report['skipped'])} (already done), "
-          f"failed {len(report['failed'])} -> {args.out}")
-    for _path, message in report["failed"]:
+    with allowing_truncated(args.allow_truncated):
+        for path in inputs:  # unreadable and truncated videos fail here, before any work
+            if path.suffix.lower() not in IMAGE_SUFFIXES:
+                video_info(path)
+    parser = load_parser(args.parser) if inputs else None
+
+    # The whole output is staged in a hidden sibling (a hard-linked copy of an earlier output) and renamed into
+    # place at the end, so an interrupted or failed run never leaves a partial output at --out. Ctrl-C keeps the
+    # videos and garments finished so far.
+    interrupted, existed = False, args.out.is_dir()
+    report: dict[str, list] = {"done": [], "skipped": [], "failed": []}
+    with allowing_truncated(args.allow_truncated), atomic_path(args.out) as stage:
+        if existed:
+            link_tree(args.out, stage)
+        else:
+            stage.mkdir()
+        try:
+            for g in args.garment:
+                if preprocess_garment(g, stage, gh, gw, overwrite=args.overwrite):
+                    log.info("garment %s -> %s/cloth", g, args.out)
+                else:
+                    log.info("garment %s: already in %s; skipped", g, args.out)
+            if inputs:
+                report = preprocess_many(inputs, stage, args.category, parser, smoothing,
+                                         overwrite=args.overwrite, measure_jitter=args.jitter_report)
+        except KeyboardInterrupt:
+            interrupted = True
+            if not _keep_finished(stage, inputs, args.garment):
+                raise
+        failed = report["failed"]
+        if failed and len(failed) == len(inputs) and not args.garment and not existed:
+            # nothing to keep: no output folder at all
+            raise VVTError(failed[0][1] if len(failed) == 1 else f"every input failed; the first: {failed[0][1]}")
+    if interrupted:
+        log.warning("interrupted: %s keeps the finished videos and garments; run again to continue", args.out)
+        raise KeyboardInterrupt
+    if inputs:
+        print(f"preprocessed {len(report['done'])}, skipped {len(report['skipped'])} (already done), "
+              f"failed {len(failed)} -> {args.out}")
+    if len(failed) == 1 and len(inputs) == 1:
+        raise VVTError(failed[0][1])
+    for _path, message in failed:
         print(f"  failed: {message}", file=sys.stderr)
-    return 2 if report["failed"] else 0
+    if failed:
+        raise VVTError(f"{len(failed)} of {len(inputs)} input(s) failed (listed above)")
+    return 0

@@ -34,7 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out",
         type=Path,
         required=True,
-        help="output folder (new or empty; an earlier SynthVVT dataset there is replaced)",
+        help="output folder (new or empty; an earlier output of vvt there is replaced, any other folder is "
+        "refused)",
     )
     parser.add_argument("--videos", type=int, default=4, help="person videos per category")
     parser.add_argument("--frames", type=int, default=16, help="frames per video")
@@ -84,8 +85,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vvt.checks import Bound, check_numbers, check_output
     from vvt.data.synth import SynthConfig, generate
 
+    check_numbers({
+        "--videos": (args.videos, Bound(ge=1)),
+        "--frames": (args.frames, Bound(ge=1)),
+        "--test-fraction": (args.test_fraction, Bound(ge=0, le=1)),
+        "--fps": (args.fps, Bound(gt=0, le=1000)),
+        "--speed": (args.speed, Bound(ge=0, le=1000)),
+    })
+    check_output(args.out, folder=True)
     h, w = args.size
     cfg = SynthConfig(
         videos=args.videos,

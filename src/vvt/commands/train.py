@@ -67,8 +67,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--resume",
             metavar="PATH|latest",
-            help="continue from a checkpoint folder, or the newest one of train.output_dir "
-            "('latest'; starts from step 0 when there is none yet)",
+            help="continue from a checkpoint folder, or the newest intact one of train.output_dir "
+            "('latest'; skips corrupt ones and says so; starts from step 0 when there is none yet)",
+        )
+        p.add_argument(
+            "--resume-inexact",
+            action="store_true",
+            help="with --resume: continue even when the checkpoint's RNG states are missing or unreadable "
+            "(the run then does not match an uninterrupted one exactly)",
         )
         p.add_argument(
             "overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. train.max_steps=10"
@@ -110,6 +116,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="RealVVT sampling steps (default: the run's sample config)",
     )
     p.add_argument("--out", type=Path, help="JSON report path (default RUN/report.json; Markdown beside it)")
+    p.add_argument("--allow-truncated", action="store_true",
+                   help="use truncated test videos (fewer frames than their container declares), with a warning")
 
     p = sub.add_parser(
         "ablation",
@@ -136,6 +144,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import importlib
 
+    from vvt.checks import Bound, check_numbers, check_output, check_run_folder
     from vvt.config import load_config
 
     if args.task == "ablation":
@@ -157,27 +166,39 @@ def run(args: argparse.Namespace) -> int:
         print("wrote " + ", ".join(report["written"]))
         return 0
     if args.task == "report":
+        from vvt.io import allowing_truncated
         from vvt.train.report import print_report, run_report
 
-        report = run_report(
-            args.run,
-            data=args.data,
-            split=args.split,
-            pairs=args.pairs,
-            max_videos=args.max_videos,
-            steps=args.steps,
-            out=args.out,
-        )
+        check_numbers({"--max-videos": (args.max_videos, Bound(ge=1)), "--steps": (args.steps, Bound(ge=1))})
+        if args.out is not None:
+            check_output(args.out, folder=False, suffixes=(".json",), inputs={"--run": args.run, "--data": args.data})
+        with allowing_truncated(args.allow_truncated):
+            report = run_report(
+                args.run,
+                data=args.data,
+                split=args.split,
+                pairs=args.pairs,
+                max_videos=args.max_videos,
+                steps=args.steps,
+                out=args.out,
+            )
         print_report(report)
         return 0
 
+    from vvt.train.checkpoint import resolve_resume
     from vvt.train.trainer import Trainer
 
     module_name, config_cls, task_cls, _ = TASKS[args.task]
     module = importlib.import_module(module_name)
+    # everything is checked before the task builds its model and before anything is written
     config = load_config(getattr(module, config_cls), args.config, args.overrides)
+    sources = getattr(getattr(config, "data", None), "sources", None) or []
+    check_run_folder(config.train.output_dir, {f"data.sources[{i}].root": s.root for i, s in enumerate(sources)})
+    resume = resolve_resume(config.train.output_dir, args.resume, args.resume_inexact)
     task = getattr(module, task_cls)(config)
-    result = Trainer(task, config.train, run_config=config, name=args.task).train(resume=args.resume)
+    result = Trainer(task, config.train, run_config=config, name=args.task).train(
+        resume=resume, inexact=args.resume_inexact, verified=True
+    )
     losses = ", ".join(f"{k} {v:.4f}" for k, v in sorted(result.losses.items()))
     if result.final_dir is not None:
         print(

@@ -55,7 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out",
         type=Path,
         required=True,
-        help="output video: .mp4, .gif, or a path without suffix for a folder of PNG frames",
+        help="output video: .mp4, .gif, or a path without suffix for a folder of PNG frames; it has the input "
+        "video's size (an odd size in .mp4 is encoded H.264 4:4:4, which some players cannot open)",
     )
     parser.add_argument(
         "--pose-video",
@@ -81,7 +82,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fps", type=float, default=None, help="output frame rate (None: the pose / person video's)"
     )
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    parser.add_argument(
+        "--device", default="auto", help="torch device: auto (CUDA when available), cpu, cuda, cuda:N or mps"
+    )
+    parser.add_argument(
+        "--allow-truncated",
+        action="store_true",
+        help="use truncated videos (fewer frames than their container declares), with a warning",
+    )
 
     inputs = parser.add_argument_group(
         "realvvt inputs",
@@ -157,15 +165,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _check_out(path: Path) -> None:
-    from vvt.errors import InputFileError
-
-    if path.suffix and path.suffix.lower() not in (".mp4", ".gif", ".mov", ".mkv"):
-        raise InputFileError(
-            path, "unsupported output type; use .mp4, .gif or a path without suffix (PNG folder)"
-        )
-
-
 def run_fashionmirror(args: argparse.Namespace) -> int:
     import logging
 
@@ -182,9 +181,6 @@ def run_fashionmirror(args: argparse.Namespace) -> int:
         )
     if args.pose_video is None:
         raise InputFileError("--pose-video", "fashionmirror needs a pose video (--pose-video VIDEO)")
-    if args.max_frames is not None and args.max_frames < 1:
-        raise InputFileError("--max-frames", f"must be >= 1, got {args.max_frames}")
-    _check_out(args.out)
     person = read_image(args.person)
     garment = read_image(args.garment)
     pose_frames, fps = read_video(args.pose_video, max_frames=args.max_frames)
@@ -287,20 +283,15 @@ def _garment_path(garment: str, cloth: Path | None) -> Path:
 def run_realvvt(args: argparse.Namespace) -> int:
     import logging
 
-    from vvt.errors import ConfigError, InputFileError
+    from vvt.errors import ConfigError
     from vvt.io import read_image, write_video
     from vvt.preprocess.garment import prepare_garment
     from vvt.realvvt.tryon import load_pipeline, parse_size, pipeline_folder, training_defaults, try_on_video
 
     log = logging.getLogger(__name__)
-    _check_out(args.out)
-    if args.max_frames is not None and args.max_frames < 1:
-        raise InputFileError("--max-frames", f"must be >= 1, got {args.max_frames}")
-    if args.steps < 1:
-        raise ConfigError(f"--steps must be >= 1, got {args.steps}")
     size = parse_size(args.size) if args.size is not None else None
-    if args.clip_len is not None and args.clip_len < 1:
-        raise ConfigError(f"--clip-len must be >= 1, got {args.clip_len}")
+    if args.overlap is not None and args.clip_len is not None and args.overlap >= args.clip_len:
+        raise ConfigError(f"--overlap {args.overlap} must be smaller than --clip-len {args.clip_len}")
     pipeline_folder(args.weights)  # a missing or wrong folder fails before any preprocessing
     conditions, garment_path, category, prepare = _realvvt_inputs(args)
     garment = read_image(garment_path)
@@ -333,5 +324,35 @@ def run_realvvt(args: argparse.Namespace) -> int:
 METHODS = {"fashionmirror": run_fashionmirror, "realvvt": run_realvvt}
 
 
+def check_arguments(args: argparse.Namespace) -> None:
+    """Options in range, an output path that destroys nothing, an available device: before any work."""
+    from vvt.checks import Bound, check_numbers, check_output, resolve_device
+
+    check_numbers({
+        "--fps": (args.fps, Bound(gt=0, le=1000)),
+        "--max-frames": (args.max_frames, Bound(ge=1)),
+        "--steps": (args.steps, Bound(ge=1)),
+        "--clip-len": (args.clip_len, Bound(ge=1)),
+        "--d-pose": (args.d_pose, Bound(ge=0, le=1)),
+        "--s-max": (args.s_max, Bound(ge=1)),
+        "--overlap": (args.overlap, Bound(ge=0)),
+        "--guidance-min": (args.guidance_min, Bound(ge=0)),
+        "--guidance-max": (args.guidance_max, Bound(ge=0)),
+        "--seed": (args.seed, Bound(ge=0)),
+    })
+    inputs = {
+        f"--{name.replace('_', '-')}": getattr(args, name)
+        for name in ("weights", "person", "garment", "pose_video", "pose_keypoints", "person_keypoints", "video",
+                     "data", "agnostic", "agnostic_mask", "densepose")
+    }
+    check_output(args.out, folder=args.out.suffix == "", suffixes=("", ".mp4", ".gif", ".mov", ".mkv"),
+                 inputs=inputs)
+    args.device = resolve_device(args.device)
+
+
 def run(args: argparse.Namespace) -> int:
-    return METHODS[args.method](args)
+    from vvt.io import allowing_truncated
+
+    check_arguments(args)
+    with allowing_truncated(args.allow_truncated):
+        return METHODS[args.method](args)

@@ -72,7 +72,14 @@ def add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
         "scikit-image); default: the protocol's (full)",
     )
     parser.add_argument("--max-frames", type=int, default=None, help="evaluate only the first N frames")
-    parser.add_argument("--device", default="cpu", help="torch device of the networks, e.g. cpu or cuda")
+    parser.add_argument(
+        "--device", default="auto", help="torch device of the networks: auto (CUDA when available), cpu, cuda[:N], mps"
+    )
+    parser.add_argument(
+        "--allow-truncated",
+        action="store_true",
+        help="use truncated videos (fewer frames than their container declares), with a warning",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed (KID subsets, model sampling)")
     parser.add_argument(
         "--metrics",
@@ -162,8 +169,11 @@ def eval_config(args: argparse.Namespace, size: tuple[int, int] | None = None):
 
 
 def run(args: argparse.Namespace) -> dict:
+    from vvt.checks import resolve_device
     from vvt.eval.runner import QualityConfig, run_quality
+    from vvt.io import allowing_truncated
 
+    args.device = resolve_device(args.device)
     config = QualityConfig(
         data=args.data,
         out=args.out,
@@ -175,7 +185,8 @@ def run(args: argparse.Namespace) -> dict:
         eval=eval_config(args, args.size),
         max_items=args.max_items,
     )
-    result = run_quality(config)
+    with allowing_truncated(args.allow_truncated):
+        result = run_quality(config)
     print((args.out / "quality.md").read_text())
     # `vvt bench` writes the returned dict (plus the environment) to args.out: point it at the JSON report
     args.out = args.out / "quality.json"

@@ -44,7 +44,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--parser", default="offline", help="human parsing backend: offline or a SegFormer folder"
     )
-    parser.add_argument("--device", default="cpu", help="torch device for the CMN and SegFormer")
+    parser.add_argument(
+        "--device", default="auto", help="torch device for the CMN and SegFormer: auto (CUDA when available), "
+        "cpu, cuda[:N] or mps"
+    )
 
 
 def _frames(args: argparse.Namespace):
@@ -141,10 +144,12 @@ def _time_parsing(args, frames) -> dict:
 
 
 def run(args: argparse.Namespace) -> dict:
+    from vvt.checks import resolve_device
     from vvt.errors import InputFileError
 
     if args.frames < 1:
         raise InputFileError("--frames", f"must be >= 1, got {args.frames}")
+    args.device = resolve_device(args.device)
     frames = _frames(args)
     cmn = _time_cmn(args, frames)
     parsing = _time_parsing(args, frames)

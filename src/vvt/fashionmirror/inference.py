@@ -23,9 +23,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from tqdm.auto import tqdm
 
-from vvt.errors import ShapeMismatchError, VVTError, WeightsNotFoundError
+from vvt.errors import InputFileError, ShapeMismatchError, VVTError, WeightsNotFoundError
 from vvt.fashionmirror.model import FashionMirror
 from vvt.fashionmirror.sfe import images_to_tensor, pose_embedding
 from vvt.pose.openpose import Keypoints
@@ -43,7 +44,14 @@ def load_model(path: str | Path, device: str = "cpu") -> FashionMirror:
             path / FashionMirror.config_name,
             "a folder written by FashionMirror.save_pretrained (config.json + weights)",
         )
-    model = FashionMirror.from_pretrained(path)
+    try:
+        model = FashionMirror.from_pretrained(path)
+    except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as exc:
+        files = sorted(path.glob("*.safetensors")) or [path]
+        first = " ".join(str(exc).strip().splitlines()[:1])[:200]
+        raise InputFileError(
+            files[0], f"cannot load the FashionMirror weights (a truncated or corrupt file?): {first}"
+        ) from None
     try:
         return model.to(device).eval()
     except (RuntimeError, AssertionError) as exc:  # torch: unknown device, CUDA unavailable, out of memory

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,16 @@ from vvt.errors import InputFileError
 from vvt.io.atomic import atomic_path
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+
+
+def _too_large(path: Path, exc: Exception) -> InputFileError:
+    """Pillow's decompression-bomb refusal as one line naming the image."""
+    m = re.search(r"\((\d+) pixels\)", str(exc))
+    size = f"{int(m.group(1)):,} pixels" if m else "too many pixels"
+    limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+    return InputFileError(
+        path, f"image too large to decode safely ({size}, over Pillow's limit of {limit:,}); resize it first"
+    )
 
 
 def read_image(path: str | Path) -> np.ndarray:
@@ -26,7 +37,9 @@ def read_image(path: str | Path) -> np.ndarray:
                 white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
                 im = Image.alpha_composite(white, rgba)
             return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
-    except (UnidentifiedImageError, OSError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise _too_large(path, exc) from None
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise InputFileError(path, f"not a readable image ({exc})") from None
 
 
@@ -38,7 +51,9 @@ def read_mask(path: str | Path, threshold: int = 128) -> np.ndarray:
     try:
         with Image.open(path) as im:
             grey = np.asarray(im.convert("L"), dtype=np.uint8)
-    except (UnidentifiedImageError, OSError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise _too_large(path, exc) from None
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise InputFileError(path, f"not a readable mask image ({exc})") from None
     return grey >= threshold
 

@@ -6,12 +6,22 @@ from the path: ``.mp4`` (H.264, yuv420p), ``.gif``, or a path without suffix (a 
 Every write is atomic. GIF is for previews only: Pillow merges identical consecutive frames into one,
 and GIF stores frame delays in 1/100 s, so 24 fps reads back as 25 fps.
 
-H.264 in yuv420p needs even frame sizes. ``write_video(..., odd_size="pad")`` (the default) pads the
-last row/column by replication and logs it; ``odd_size="refuse"`` raises :class:`VideoError` instead.
+H.264 in yuv420p needs even frame sizes. ``write_video(..., odd_size="keep")`` (the default) keeps an odd
+size exactly by encoding 4:4:4 chroma (H.264 High 4:4:4; ffmpeg, PyAV, VLC and Chrome play it, some players
+do not) and logs it; ``odd_size="pad"`` pads the last row/column by replication to stay 4:2:0;
+``odd_size="refuse"`` raises :class:`VideoError`.
+
+**Truncated videos.** A container that declares N frames in its index (MP4, MOV) but holds fewer (an
+interrupted download or copy whose index survived) is a :class:`VideoError` naming both counts, found by
+:func:`video_info` before any frame is decoded and by :func:`iter_frames` / :func:`read_video` while
+decoding. ``allow_truncated=True`` (the CLI's ``--allow-truncated``; or :func:`allowing_truncated` around
+code that reads videos deep inside) uses the frames that can be read and logs a warning with both counts.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import re
 from collections.abc import Iterable, Iterator
@@ -31,6 +41,32 @@ log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".gif", ".m4v")
 DEFAULT_FPS = 24.0
+_ALLOW_TRUNCATED: contextvars.ContextVar[bool] = contextvars.ContextVar("vvt_allow_truncated", default=False)
+
+
+@contextlib.contextmanager
+def allowing_truncated(allow: bool = True) -> Iterator[None]:
+    """Within the block, readers called without ``allow_truncated`` accept truncated videos (with a warning)."""
+    token = _ALLOW_TRUNCATED.set(bool(allow))
+    try:
+        yield
+    finally:
+        _ALLOW_TRUNCATED.reset(token)
+
+
+def _truncated(path: Path, declared: int, found: int, allow: bool | None, what: str = "can be read") -> None:
+    """Error (or, when allowed, warn) about a video with fewer frames than its container declares."""
+    if _ALLOW_TRUNCATED.get() if allow is None else allow:
+        log.warning(
+            "%s: truncated video: the container declares %d frames, %d %s; using those %d (--allow-truncated)",
+            path, declared, found, what, found,
+        )
+        return
+    raise VideoError(
+        path,
+        f"truncated video: the container declares {declared} frames but only {found} {what} (an interrupted "
+        f"download or copy?); fetch it again, or pass --allow-truncated to use the {found} frame(s)",
+    )
 
 
 @dataclass(frozen=True)
@@ -58,8 +94,22 @@ def _check_exists(path: Path) -> None:
         raise VideoError(path, "video not found")
 
 
-def video_info(path: str | Path) -> VideoInfo:
-    """Frame count, fps and size of a video file or frame folder (the count is exact: frames are demuxed)."""
+def _video_stream(container: av.container.InputContainer, path: Path) -> av.video.stream.VideoStream:
+    """The first video stream, with decodable parameters (a file cut inside its header has none)."""
+    if not container.streams.video:
+        raise VideoError(path, "not a video: the file has no video stream")
+    stream = container.streams.video[0]
+    context = stream.codec_context
+    if context is None or not context.width or not context.height:
+        raise VideoError(path, "not a readable video (its video stream has no size or codec: a damaged header?)")
+    return stream
+
+
+def video_info(path: str | Path, allow_truncated: bool | None = None) -> VideoInfo:
+    """Frame count, fps and size of a video file or frame folder (the count is exact: frames are demuxed).
+
+    A file holding fewer frames than its container declares is an error unless ``allow_truncated`` (None:
+    as :func:`allowing_truncated` says); see the module docstring."""
     path = Path(path)
     _check_exists(path)
     if path.is_dir():
@@ -70,21 +120,25 @@ def video_info(path: str | Path) -> VideoInfo:
         return VideoInfo(path, len(files), DEFAULT_FPS, h, w)
     try:
         with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise VideoError(path, "not a video: the file has no video stream")
-            stream = container.streams.video[0]
+            stream = _video_stream(container, path)
             fps = float(stream.average_rate or stream.guessed_rate or DEFAULT_FPS)
             h, w = stream.codec_context.height, stream.codec_context.width
+            declared = int(stream.frames or 0)
             n = sum(1 for pkt in container.demux(stream) if pkt.size > 0)
     except av.error.FFmpegError as exc:
         raise VideoError(path, f"not a readable video ({exc})") from None
     if n == 0:
-        raise VideoError(path, "video has zero frames")
+        raise VideoError(path, "video has zero frames" + (f" of the {declared} it declares" if declared else ""))
+    if declared > n:
+        _truncated(path, declared, n, allow_truncated, "are stored")
     return VideoInfo(path, n, fps, h, w)
 
 
-def iter_frames(path: str | Path) -> Iterator[np.ndarray]:
-    """Yield frames ``(H, W, 3)`` uint8 RGB one at a time, so a long video never sits in memory."""
+def iter_frames(path: str | Path, allow_truncated: bool | None = None) -> Iterator[np.ndarray]:
+    """Yield frames ``(H, W, 3)`` uint8 RGB one at a time, so a long video never sits in memory.
+
+    A file that ends before the frame count its container declares is an error once the last readable frame
+    has been yielded, unless ``allow_truncated`` (None: as :func:`allowing_truncated` says)."""
     path = Path(path)
     _check_exists(path)
     if path.is_dir():
@@ -100,28 +154,36 @@ def iter_frames(path: str | Path) -> Iterator[np.ndarray]:
     except av.error.FFmpegError as exc:
         raise VideoError(path, f"not a readable video ({exc})") from None
     with container:
-        if not container.streams.video:
-            raise VideoError(path, "not a video: the file has no video stream")
-        stream = container.streams.video[0]
+        stream = _video_stream(container, path)
         stream.thread_type = "AUTO"
+        declared = int(stream.frames or 0)
         try:
             for frame in container.decode(stream):
                 count += 1
                 yield frame.to_ndarray(format="rgb24")
         except av.error.FFmpegError as exc:
-            raise VideoError(path, f"unreadable frame after frame {count} ({exc})") from None
+            if not declared > count:
+                raise VideoError(path, f"unreadable frame after frame {count} ({exc})") from None
+    if declared > count:
+        _truncated(path, declared, count, allow_truncated, "decode")
     if count == 0:
-        raise VideoError(path, "video has zero frames")
+        raise VideoError(path, "video has zero frames" + (f" of the {declared} it declares" if declared else ""))
 
 
-def read_video(path: str | Path, max_frames: int | None = None) -> tuple[np.ndarray, float]:
-    """Read a whole video (or its first ``max_frames``) as ``(N, H, W, 3)`` uint8 and its fps."""
+def read_video(
+    path: str | Path, max_frames: int | None = None, allow_truncated: bool | None = None
+) -> tuple[np.ndarray, float]:
+    """Read a whole video (or its first ``max_frames``) as ``(N, H, W, 3)`` uint8 and its fps.
+
+    ``allow_truncated``: accept a file with fewer frames than its container declares (see the module
+    docstring); the first ``max_frames`` frames of a truncated file are read without complaint when present.
+    """
     if max_frames is not None and max_frames < 1:
         raise ValueError(f"max_frames must be at least 1, got {max_frames}")
     path = Path(path)
     fps = DEFAULT_FPS if path.is_dir() else None
     frames: list[np.ndarray] = []
-    for frame in iter_frames(path):
+    for frame in iter_frames(path, allow_truncated):
         frames.append(frame)
         if max_frames is not None and len(frames) >= max_frames:
             break
@@ -152,14 +214,21 @@ def _as_uint8_frames(frames: np.ndarray | Iterable[np.ndarray]) -> list[np.ndarr
     return out
 
 
-def _pad_even(frames: list[np.ndarray], path: Path, odd_size: str) -> list[np.ndarray]:
+def _odd_size(frames: list[np.ndarray], path: Path, odd_size: str) -> tuple[list[np.ndarray], str]:
+    """The frames to encode and their pixel format: ``yuv420p``, or for odd sizes as ``odd_size`` says."""
     h, w = frames[0].shape[:2]
     if h % 2 == 0 and w % 2 == 0:
-        return frames
+        return frames, "yuv420p"
     if odd_size == "refuse":
-        raise VideoError(path, f"frame size {h}x{w} is odd; H.264 needs even sizes (use odd_size='pad')")
+        raise VideoError(path, f"frame size {h}x{w} is odd; H.264 4:2:0 needs even sizes (use odd_size='keep')")
+    if odd_size == "keep":
+        log.warning(
+            "%s: frame size %dx%d is odd; encoding H.264 4:4:4 to keep it (some players cannot open 4:4:4; "
+            "write .gif or a PNG folder, or use an even size, for those)", path, h, w,
+        )
+        return frames, "yuv444p"
     log.warning("%s: frame size %dx%d is odd; padding to %dx%d for H.264", path, h, w, h + h % 2, w + w % 2)
-    return [np.pad(f, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge") for f in frames]
+    return [np.pad(f, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge") for f in frames], "yuv420p"
 
 
 def write_video(
@@ -168,7 +237,7 @@ def write_video(
     fps: float = DEFAULT_FPS,
     *,
     crf: int = 18,
-    odd_size: str = "pad",
+    odd_size: str = "keep",
     lossless: bool = False,
 ) -> Path:
     """Write frames ``(N, H, W, 3)`` uint8 atomically: ``.mp4`` (H.264), ``.gif``, or a PNG-frame folder.
@@ -179,14 +248,15 @@ def write_video(
             (grey ``(H, W)`` is expanded).
         fps: frames per second.
         crf: H.264 constant rate factor (0 lossless, 18 visually lossless, 23 x264's default).
-        odd_size: ``"pad"`` or ``"refuse"`` odd frame sizes for H.264 (see the module docstring).
+        odd_size: ``"keep"`` (4:4:4), ``"pad"`` or ``"refuse"`` odd frame sizes for H.264 (see the module
+            docstring).
         lossless: for ``.mp4``/``.mov``/``.mkv``: encode RGB losslessly (``libx264rgb``, 4:4:4, qp 0, one
             encoder thread so the bytes do not depend on the machine); frames read back exactly, any size.
             Ignores ``crf`` and ``odd_size``. Many players other than ffmpeg/PyAV cannot show such files.
     """
     path = Path(path)
-    if odd_size not in ("pad", "refuse"):
-        raise ValueError("odd_size must be 'pad' or 'refuse'")
+    if odd_size not in ("keep", "pad", "refuse"):
+        raise ValueError("odd_size must be 'keep', 'pad' or 'refuse'")
     items = _as_uint8_frames(frames)
     suffix = path.suffix.lower()
     with atomic_path(path) as tmp:
@@ -199,14 +269,15 @@ def write_video(
             ims[0].save(tmp, format="GIF", save_all=True, append_images=ims[1:],
                         duration=max(1, round(1000 / fps)), loop=0)
         elif suffix in (".mp4", ".mov", ".mkv", ".m4v"):
+            pix_fmt = "rgb24"
             if not lossless:
-                items = _pad_even(items, path, odd_size)
+                items, pix_fmt = _odd_size(items, path, odd_size)
             h, w = items[0].shape[:2]
             with av.open(str(tmp), mode="w", format="mp4" if suffix in (".mp4", ".m4v") else None) as out:
                 rate = Fraction(fps).limit_denominator(1001)
                 stream = out.add_stream("libx264rgb" if lossless else "libx264", rate=rate)
                 stream.width, stream.height = w, h
-                stream.pix_fmt = "rgb24" if lossless else "yuv420p"
+                stream.pix_fmt = pix_fmt
                 stream.options = ({"qp": "0", "preset": "medium", "threads": "1"} if lossless
                                   else {"crf": str(crf), "preset": "medium"})
                 for f in items:

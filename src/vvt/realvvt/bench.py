@@ -56,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="weights and activations dtype (auto: float16 on CUDA, float32 on CPU)",
     )
-    parser.add_argument("--device", default="auto", help="cuda, cpu or auto (CUDA when available)")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda[:N] or mps")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and inputs")
 
 
@@ -104,10 +104,9 @@ def run(args: argparse.Namespace) -> dict:
 
     if args.frames < 1 or args.steps < 1:
         raise ConfigError("--frames and --steps must be at least 1")
-    if args.device == "auto":
-        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    else:
-        device = torch.device(args.device)
+    from vvt.checks import resolve_device
+
+    device = torch.device(resolve_device(args.device))
     dtypes = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
     dtype = dtypes.get(args.dtype, torch.float16 if device.type == "cuda" else torch.float32)
     h, w = args.size or ((512, 384) if args.preset == "full" else (64, 48))

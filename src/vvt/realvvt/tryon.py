@@ -140,9 +140,20 @@ def read_conditions(
         listed = ", ".join(f"{i.path} {i.num_frames} frames of {i.height}x{i.width}" for i in infos.values())
         raise ShapeMismatchError(f"the input streams differ in frame count or size: {listed}")
     frames = {k: read_video(p, max_frames=max_frames)[0] for k, p in paths.items()}
+    mask = frames["agnostic_mask"].mean(axis=-1) >= 128
+    if not mask.any():
+        raise InputFileError(
+            paths["agnostic_mask"], "the agnostic mask is black in every frame: nothing to try on (white = replace)"
+        )
+    if mask.all():
+        logger.warning(
+            "%s: the agnostic mask is white in every frame: the whole frame is generated and nothing of the "
+            "person video is kept (is it inverted? white = replace)",
+            paths["agnostic_mask"],
+        )
     return VideoConditions(
         agnostic=frames["agnostic"],
-        agnostic_mask=frames["agnostic_mask"].mean(axis=-1) >= 128,
+        agnostic_mask=mask,
         densepose=to_vvt_iuv(frames["densepose"], densepose_format),
         fps=infos["agnostic"].fps,
         person=frames.get("person"),
@@ -446,9 +457,14 @@ def load_pipeline(path: str | Path, device: str = "cpu", dtype: str = "auto") ->
         pipeline = RealVVTPipeline.from_pretrained(folder, dtype=dtypes[dtype])
         return pipeline.to(device)
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise WeightsNotFoundError("--weights", folder, f"loading failed: {exc}") from None
+        raise WeightsNotFoundError("--weights", folder, f"loading failed: {_one_line(exc)}") from None
     except RuntimeError as exc:  # torch: unknown device, CUDA unavailable, out of memory
-        raise VVTError(f"--weights {folder}: cannot load the pipeline onto {device!r}: {exc}") from None
+        raise VVTError(f"--weights {folder}: cannot load the pipeline onto {device!r}: {_one_line(exc)}") from None
+
+
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def training_defaults(path: str | Path, pipeline: Any) -> tuple[tuple[int, int], int]:

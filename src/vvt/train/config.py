@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+
+from vvt.checks import Bound
+
+Positive = Annotated[float, Bound(gt=0)]
+Count = Annotated[int, Bound(ge=1)]
+NonNegative = Annotated[int, Bound(ge=0)]
+OpenUnit = Annotated[float, Bound(ge=0, lt=1)]
+#: frame sizes: the VAE downsamples by 8
+Side = Annotated[int, Bound(gt=0, multiple_of=8)]
 
 
 @dataclass
@@ -22,11 +31,11 @@ class EMAConfig:
     """
 
     enabled: bool = True
-    decay: float = 0.9999
-    update_after_step: int = 0
+    decay: Annotated[float, Bound(ge=0, le=1)] = 0.9999
+    update_after_step: NonNegative = 0
     use_warmup: bool = False
-    inv_gamma: float = 1.0
-    power: float = 2 / 3
+    inv_gamma: Positive = 1.0
+    power: Positive = 2 / 3
 
 
 @dataclass
@@ -45,27 +54,27 @@ class TrainerConfig:
     """
 
     output_dir: Path = Path("runs/train")
-    seed: int = 0
-    max_steps: int = 1000
-    batch_size: int = 1
-    gradient_accumulation_steps: int = 1
-    learning_rate: float = 5e-5
-    adam_beta1: float = 0.9
-    adam_beta2: float = 0.999
-    weight_decay: float = 1e-2
-    adam_epsilon: float = 1e-8
+    seed: NonNegative = 0
+    max_steps: Count = 1000
+    batch_size: Count = 1
+    gradient_accumulation_steps: Count = 1
+    learning_rate: Positive = 5e-5
+    adam_beta1: OpenUnit = 0.9
+    adam_beta2: OpenUnit = 0.999
+    weight_decay: Annotated[float, Bound(ge=0)] = 1e-2
+    adam_epsilon: Positive = 1e-8
     lr_scheduler: Literal["constant", "constant_with_warmup", "linear", "cosine"] = "constant_with_warmup"
-    lr_warmup_steps: int = 0
-    max_grad_norm: float | None = 1.0
+    lr_warmup_steps: NonNegative = 0
+    max_grad_norm: Positive | None = 1.0
     mixed_precision: Literal["no", "fp16", "bf16"] | None = None
     gradient_checkpointing: bool = False
     ema: EMAConfig = field(default_factory=EMAConfig)
-    checkpoint_every: int = 500
-    keep_last: int = 3
-    sample_every: int = 500
-    log_every: int = 10
-    num_workers: int = 2
-    num_threads: int | None = None
+    checkpoint_every: Count = 500
+    keep_last: NonNegative = 3
+    sample_every: Count = 500
+    log_every: Count = 10
+    num_workers: NonNegative = 2
+    num_threads: Count | None = None
 
 
 @dataclass
@@ -81,17 +90,18 @@ class DataSourceConfig:
     root: Path = Path("data")
     layout: str = "auto"
     split: str = "train"
-    weight: float = 1.0
+    weight: Positive = 1.0
 
 
 @dataclass
 class DataConfig:
-    """What the task trains on: sources, output size ``(H, W)``, clip length and stride."""
+    """What the task trains on: sources, output size ``(H, W)`` (multiples of 8: the VAE downsamples by 8), clip
+    length and stride."""
 
     sources: list[DataSourceConfig] = field(default_factory=list)
-    size: tuple[int, int] = (512, 384)
-    frames: int = 8
-    frame_stride: int = 1
+    size: tuple[Side, Side] = (512, 384)
+    frames: Count = 8
+    frame_stride: Count = 1
     # Off by default: a mirrored DensePose / skeleton frame keeps its part colours, so its left/right labels would
     # contradict the image (the paper does not flip); enable it only for conditions without sided labels.
     flip: bool = False

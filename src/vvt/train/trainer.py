@@ -70,8 +70,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, default_collate
 
-from vvt.config import save_config, to_dict
+from vvt.config import save_config, to_dict, value_problems
 from vvt.errors import ConfigError, VVTError
+from vvt.io.atomic import is_vvt_output, mark_output
 from vvt.train.checkpoint import STATE_FILE, load_checkpoint, resolve_resume, save_checkpoint
 from vvt.train.config import TrainerConfig
 from vvt.train.data import BatchStream, KeyedDataset
@@ -256,21 +257,11 @@ class Trainer:
     # ----------------------------------------------------------------------------------------------- setup
     @staticmethod
     def _check_config(config: TrainerConfig) -> None:
-        """Counts and periods the loop divides by or counts with: a clear error before any work."""
-        least = {
-            "max_steps": 1,
-            "batch_size": 1,
-            "gradient_accumulation_steps": 1,
-            "checkpoint_every": 1,
-            "sample_every": 1,
-            "log_every": 1,
-            "keep_last": 0,
-            "num_workers": 0,
-        }
-        values = {k: getattr(config, k) for k in least}
-        too_low = [f"train.{k} must be >= {m}, got {values[k]}" for k, m in least.items() if values[k] < m]
-        if too_low:
-            raise ConfigError("; ".join(too_low))
+        """Every value in the range its field allows (:class:`~vvt.train.config.TrainerConfig`: counts and
+        periods the loop divides by, learning rate > 0...): a clear error before any work."""
+        problems = value_problems(config, "train")
+        if problems:
+            raise ConfigError("; ".join(problems))
 
     def _task_stages(self) -> list[tuple[str | None, int]]:
         """``(name, steps before it)`` of each stage: the task's ``stages()``, or one unnamed stage."""
@@ -428,9 +419,14 @@ class Trainer:
         return bool(self.accelerator.reduce(t, reduction="sum").item() > 0)
 
     # ------------------------------------------------------------------------------------------- the loop
-    def train(self, resume: str | Path | None = None) -> TrainResult:
+    def train(
+        self, resume: str | Path | None = None, inexact: bool = False, verified: bool = False
+    ) -> TrainResult:
         """Train to ``config.max_steps``, resuming from ``resume`` (a checkpoint folder or ``"latest"``).
 
+        The checkpoint is verified first (:func:`vvt.train.checkpoint.resolve_resume`: ``latest`` falls back
+        to the newest intact one); ``inexact`` accepts one whose RNG states are missing or unreadable;
+        ``verified``: ``resume`` is a folder that ``resolve_resume`` already returned (not verified again).
         Returns at ``max_steps`` after a final checkpoint and the export to ``output_dir/final``. Raises
         :class:`TrainingDivergedError` on a NaN/inf loss (no checkpoint of the diverged state is written), and
         re-raises ``KeyboardInterrupt`` after saving a checkpoint of the last completed step.
@@ -440,11 +436,11 @@ class Trainer:
         if cfg.num_threads:
             torch.set_num_threads(cfg.num_threads)
         try:
-            return self._train(resume)
+            return self._train(resume, inexact, verified)
         finally:
             torch.set_num_threads(threads)
 
-    def _train(self, resume: str | Path | None) -> TrainResult:
+    def _train(self, resume: str | Path | None, inexact: bool, verified: bool) -> TrainResult:
         from tqdm.auto import tqdm
 
         acc, cfg = self.accelerator, self.config
@@ -452,7 +448,9 @@ class Trainer:
         if not datasets or any(len(d) == 0 for d, _ in datasets):
             raise ConfigError(f"task {self.name!r}: the training data is empty")
         sample_batch = self._sample_batch(datasets, cfg.batch_size, cfg.seed) if acc.is_main_process else None
-        checkpoint = resolve_resume(self.output_dir, resume)
+        checkpoint = Path(resume) if verified and resume is not None else resolve_resume(
+            self.output_dir, resume, inexact
+        )
 
         container = self._setup_modules()
         stage = self._stage_index(1) if checkpoint is None else self._saved_stage(checkpoint)
@@ -460,7 +458,7 @@ class Trainer:
 
         step, start_batch, saved_step = 0, 0, -1
         if checkpoint is not None:
-            state = load_checkpoint(acc, checkpoint, ema, names)
+            state = load_checkpoint(acc, checkpoint, ema, names, model=container)
             step = saved_step = int(state["step"])
             start_batch = -(-int(state["next_global_batch"]) // acc.num_processes)
             if state.get("num_processes") != acc.num_processes:
@@ -474,6 +472,7 @@ class Trainer:
             logger.info("resumed from %s at step %d", checkpoint, step)
         if acc.is_main_process:
             self.output_dir.mkdir(parents=True, exist_ok=True)
+            mark_output(self.output_dir)
             if self.run_config is not None:
                 save_config(self.run_config, self.output_dir / "config.yaml")
         acc.init_trackers(self.name)
@@ -667,6 +666,8 @@ class Trainer:
         from vvt.io import atomic_path
 
         final = self.output_dir / "final"
+        if final.is_dir() and is_vvt_output(self.output_dir):
+            mark_output(final)  # a run folder's export is vvt's own (one written before vvt marked its outputs)
         restore = self._swap_ema(ema, params)
         try:
             with atomic_path(final) as tmp:
