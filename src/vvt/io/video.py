@@ -105,6 +105,19 @@ def _video_stream(container: av.container.InputContainer, path: Path) -> av.vide
     return stream
 
 
+#: what PyAV raises on a damaged container: FFmpeg's errors, and UnicodeDecodeError from metadata tags that are
+#: not UTF-8 (PyAV decodes every tag when it opens the file)
+_DECODE_ERRORS = (av.error.FFmpegError, UnicodeDecodeError)
+
+
+def _open_input(path: Path) -> av.container.InputContainer:
+    """Open a video file for reading; a file PyAV cannot open is a :class:`VideoError` naming it."""
+    try:
+        return av.open(str(path))
+    except _DECODE_ERRORS as exc:
+        raise VideoError(path, f"not a readable video ({exc})") from None
+
+
 def video_info(path: str | Path, allow_truncated: bool | None = None) -> VideoInfo:
     """Frame count, fps and size of a video file or frame folder (the count is exact: frames are demuxed).
 
@@ -119,13 +132,13 @@ def video_info(path: str | Path, allow_truncated: bool | None = None) -> VideoIn
         h, w = read_image(files[0]).shape[:2]
         return VideoInfo(path, len(files), DEFAULT_FPS, h, w)
     try:
-        with av.open(str(path)) as container:
+        with _open_input(path) as container:
             stream = _video_stream(container, path)
             fps = float(stream.average_rate or stream.guessed_rate or DEFAULT_FPS)
             h, w = stream.codec_context.height, stream.codec_context.width
             declared = int(stream.frames or 0)
             n = sum(1 for pkt in container.demux(stream) if pkt.size > 0)
-    except av.error.FFmpegError as exc:
+    except _DECODE_ERRORS as exc:
         raise VideoError(path, f"not a readable video ({exc})") from None
     if n == 0:
         raise VideoError(path, "video has zero frames" + (f" of the {declared} it declares" if declared else ""))
@@ -149,11 +162,7 @@ def iter_frames(path: str | Path, allow_truncated: bool | None = None) -> Iterat
             yield read_image(f)
         return
     count = 0
-    try:
-        container = av.open(str(path))
-    except av.error.FFmpegError as exc:
-        raise VideoError(path, f"not a readable video ({exc})") from None
-    with container:
+    with _open_input(path) as container:
         stream = _video_stream(container, path)
         stream.thread_type = "AUTO"
         declared = int(stream.frames or 0)
@@ -161,7 +170,7 @@ def iter_frames(path: str | Path, allow_truncated: bool | None = None) -> Iterat
             for frame in container.decode(stream):
                 count += 1
                 yield frame.to_ndarray(format="rgb24")
-        except av.error.FFmpegError as exc:
+        except _DECODE_ERRORS as exc:
             if not declared > count:
                 raise VideoError(path, f"unreadable frame after frame {count} ({exc})") from None
     if declared > count:
@@ -188,7 +197,7 @@ def read_video(
         if max_frames is not None and len(frames) >= max_frames:
             break
     if fps is None:
-        with av.open(str(path)) as container:
+        with _open_input(path) as container:
             stream = container.streams.video[0]
             fps = float(stream.average_rate or stream.guessed_rate or DEFAULT_FPS)
     if len({f.shape for f in frames}) != 1:
