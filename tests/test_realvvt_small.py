@@ -19,18 +19,22 @@ from vvt.realvvt.presets import preset, random_component, vae_class, vae_decode
 def small():
     from vvt.realvvt.model import RealVVT
 
-    return RealVVT.from_config(RealVVTConfig(preset="small", agn_level=2))
+    return RealVVT.from_config(RealVVTConfig(preset="small", agn_level=4))
 
 
-def test_small_preset_is_a_2x_vae_with_the_9_channel_unet_and_a_16x12_loss_level(small):
+def test_small_preset_is_a_1x_vae_with_the_9_channel_unet_and_the_full_models_token_grids(small):
     m = small
-    assert m.vae_scale_factor == 2 and m.vae.config.latent_channels == 4
+    assert m.vae_scale_factor == 1 and m.vae.config.latent_channels == 4
     assert m.unet.conv_in.in_channels == 9
     latent = m.encode_frames(torch.zeros(1, 1, 3, 64, 48))
-    assert latent.shape == (1, 1, 4, 32, 24)
-    assert m.level_size((32, 24)) == (16, 12)  # the paper's 1/32 grid of 512x384
+    assert latent.shape == (1, 1, 4, 64, 48)  # the full model's 8x latent of 512x384 has this grid
+    # spatial self-attention at 16x12 and 8x6 only, as the full model's levels 4 and 8 at 512x384
+    from vvt.realvvt.attention import spatial_self_attentions
+
+    assert sorted({layer.level for layer in spatial_self_attentions(m.unet)}) == [4, 8]
+    assert m.level_size((64, 48)) == (16, 12)  # where the agnostic loss reads T: the paper's 1/32 grid
     # the pose guider reaches the latent size: its features add to conv_in's output
-    assert m.pose_guider(torch.zeros(1, 1, 3, 64, 48)).shape[-2:] == (32, 24)
+    assert m.pose_guider(torch.zeros(1, 1, 3, 64, 48)).shape[-2:] == (64, 48)
 
 
 def test_vae_decode_works_for_both_vae_classes():
@@ -53,15 +57,15 @@ def test_agnostic_loss_memory_is_counted_and_refused_before_training(small):
     from vvt.realvvt.model import RealVVT
 
     m = small
-    layers = [layer for layer in spatial_self_attentions(m.unet) if layer.level == 2]
+    layers = [layer for layer in spatial_self_attentions(m.unet) if layer.level == 4]
     # 16x12 queries, keys [x_i, x_j, c] = 3 x 192; B * N rows; float32; probabilities + their gradient
     expected = sum(2 * 4 * (2 * 8) * layer.module.heads * 192 * 576 for layer in layers)
     assert m.agn_probability_bytes((64, 48), 8, 2) == expected
     m.check_agn_memory((64, 48), 8, 2)  # 81 MiB: fine
-    tight = RealVVT(**m.components(), config=RealVVTConfig(preset="small", agn_level=2, agn_max_gib=0.01))
+    tight = RealVVT(**m.components(), config=RealVVTConfig(preset="small", agn_level=4, agn_max_gib=0.01))
     with pytest.raises(ConfigError, match=r"need about 0\.1 GiB .*agn_max_gib=0\.01"):
         tight.check_agn_memory((64, 48), 8, 2)
-    no_loss = RealVVT(**m.components(), config=RealVVTConfig(agn_level=2, lambda_agn=0.0, agn_max_gib=0.01))
+    no_loss = RealVVT(**m.components(), config=RealVVTConfig(agn_level=4, lambda_agn=0.0, agn_max_gib=0.01))
     no_loss.check_agn_memory((64, 48), 8, 2)  # no probabilities are formed without the loss
 
 

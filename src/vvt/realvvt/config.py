@@ -18,7 +18,7 @@ class RealVVTConfig:
     """RealVVT architecture source, losses and conditioning.
 
     Architecture (see :mod:`vvt.realvvt.presets`):
-        preset: ``"tiny"`` (CPU-sized, random weights), ``"small"`` (2x VAE, the bundled SynthVVT model's shapes)
+        preset: ``"tiny"`` (CPU-sized, random weights), ``"small"`` (1x VAE, the bundled SynthVVT model's shapes)
             or ``"full"`` (SVD-XT + SD 2.1 + CLIP ViT-H/14 shapes)
             - the shapes of every part that is not loaded from a directory below.
         svd_dir: a local Stable Video Diffusion (XT) folder in the diffusers layout: ``unet/ vae/

@@ -6,16 +6,17 @@ random.
   embedding), plus the pose guider of Sec. 3.2 (16-32-96-256 channels, output 320 = SVD's ``conv_in`` width).
 * ``tiny``: the same architecture at toy width (two U-Net levels of 32/64 channels, a 2-layer CLIP) so every
   forward, a training step and a 2-step sampling run take seconds on a CPU.
-* ``small``: the CPU-trainable model that learns SynthVVT at 64x48 (the bundled ``tiny-synth`` model).
-  Its VAE downsamples **2x** instead of SVD's 8x, with SVD's 4 latent channels (so the U-Net input stays
-  4 noisy + 4 agnostic + 1 mask = 9 channels): an 8x VAE turns a 64x48 frame into 8x6 latents, which cannot
-  hold a garment's print (the tiny preset's 8x VAE trained on SynthVVT reconstructs a colourless ghost at
-  0.03-0.06 MSE), while the 2x VAE keeps a 32x24 latent, 3x compression. It is SVD's frame-wise image-decoder
-  variant (``AutoencoderKL``), whose training on a CPU converges faster per second than the temporal
-  decoder's. The U-Nets have three levels (32/64/96 channels) with attention at the two coarser ones only
-  (16x12 and 8x6 tokens; like SDXL, the finest level has none, which halves the cost of a CPU training
-  step); level 2 (16x12, 1/4 of the image) has the same token grid as the paper's 1/32 level of 512x384 and
-  is where the agnostic loss reads ``T`` (``agn_level: 2`` in the ``tiny-synth`` config).
+* ``small``: the CPU-trainable model that learns SynthVVT at 64x48 (the bundled ``tiny-synth`` model). A 64x48
+  frame is the size of the full model's *latent* grid at 512x384, so the small VAE does not downsample (1x)
+  and keeps SVD's 4 latent channels (the U-Net input stays 4 noisy + 4 agnostic + 1 mask = 9 channels); its
+  four-level U-Nets (32/32/64/96 channels) then see 64x48, 32x24, 16x12 and 8x6 token grids, exactly the full
+  model's at 512x384, with spatial attention (C&T) at 16x12 and 8x6 only and the agnostic loss at 16x12 (the
+  paper's 1/32 of the image; ``agn_level`` 4, the default). Why not downsample: an 8x VAE turns a 64x48 frame
+  into 8x6 latents (a colourless ghost, 0.03-0.06 MSE, when trained on SynthVVT), and a small 2x VAE trained
+  for 25 minutes on 2 cores reached only 23.9 dB, which capped the try-on at 0.72 SSIM in the mask; the 1x
+  VAE reaches the issue's 28 dB in minutes, and the U-Net step costs 1.26x the 2x design's (measured: 1.46 vs
+  1.16 s for batch 2 x 8 frames on 2 cores). It is SVD's frame-wise image-decoder variant
+  (``AutoencoderKL``), whose training on a CPU converges faster per second than the temporal decoder's.
 
 Pretrained parts load only from local folders in the standard diffusers/transformers layouts
 (:class:`~vvt.realvvt.config.RealVVTConfig`: ``svd_dir``, ``sd21_dir``, ``clip_dir``, ``vae_dir``); nothing is
@@ -173,45 +174,50 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "pose_guider": {"block_out_channels": [8, 16, 16, 32]},
     },
     "small": {
+        # 64x48 frames with a 1x latent: the U-Net's four levels are 64x48, 32x24, 16x12 and 8x6, the token
+        # grids of the full model's 8x latent of 512x384 (see the module docstring).
         "unet": {
             "in_channels": 8,
             "out_channels": 4,
-            "down_block_types": ["DownBlockSpatioTemporal"] + ["CrossAttnDownBlockSpatioTemporal"] * 2,
-            "up_block_types": ["CrossAttnUpBlockSpatioTemporal"] * 2 + ["UpBlockSpatioTemporal"],
-            "block_out_channels": [32, 64, 96],
+            "down_block_types": ["DownBlockSpatioTemporal"] * 2 + ["CrossAttnDownBlockSpatioTemporal"] * 2,
+            "up_block_types": ["CrossAttnUpBlockSpatioTemporal"] * 2 + ["UpBlockSpatioTemporal"] * 2,
+            # SVD's spatio-temporal blocks use 32 GroupNorm groups: widths are multiples of 32
+            "block_out_channels": [32, 32, 64, 96],
             "addition_time_embed_dim": 8,
             "projection_class_embeddings_input_dim": 24,
             "layers_per_block": 1,
             "cross_attention_dim": 32,
             "transformer_layers_per_block": 1,
-            "num_attention_heads": [1, 2, 3],
+            "num_attention_heads": [1, 1, 2, 3],
             "num_frames": 8,
         },
         "reference_unet": {
             "in_channels": 4,
             "out_channels": 4,
-            "down_block_types": ["DownBlock2D"] + ["CrossAttnDownBlock2D"] * 2,
-            "up_block_types": ["CrossAttnUpBlock2D"] * 2 + ["UpBlock2D"],
-            "block_out_channels": [32, 64, 96],
+            "down_block_types": ["DownBlock2D"] * 2 + ["CrossAttnDownBlock2D"] * 2,
+            "up_block_types": ["CrossAttnUpBlock2D"] * 2 + ["UpBlock2D"] * 2,
+            "block_out_channels": [32, 32, 64, 96],
             "layers_per_block": 1,
-            "attention_head_dim": [1, 2, 3],
+            "attention_head_dim": [1, 1, 2, 3],
             "cross_attention_dim": 32,
             "use_linear_projection": True,
-            "sample_size": 32,
+            "sample_size": 64,
         },
-        # SVD's frame-wise image decoder variant (AutoencoderKL); two encoder blocks = one downsampling: 2x
-        # (see the module docstring). 8 groups of 3-6 channels: with diffusers' default 32 groups at 32
-        # channels each GroupNorm would be an instance norm, which erases every frame's mean colour.
+        # SVD's frame-wise image decoder variant (AutoencoderKL) with one encoder block: no downsampling (1x).
+        # 8 groups of 4 channels: with diffusers' default 32 groups at 32 channels each GroupNorm would be an
+        # instance norm, which erases every frame's mean colour. No mid-block attention (4,096 tokens a frame
+        # would cost more than the rest of the VAE for nothing a 1x latent needs).
         "vae": {
             "_class": "AutoencoderKL",
             "in_channels": 3,
             "out_channels": 3,
-            "down_block_types": ["DownEncoderBlock2D"] * 2,
-            "up_block_types": ["UpDecoderBlock2D"] * 2,
-            "block_out_channels": [24, 48],
+            "down_block_types": ["DownEncoderBlock2D"],
+            "up_block_types": ["UpDecoderBlock2D"],
+            "block_out_channels": [32],
             "layers_per_block": 1,
             "latent_channels": 4,
             "norm_num_groups": 8,
+            "mid_block_add_attention": False,
             "sample_size": 64,
             "scaling_factor": 0.18215,
             "force_upcast": False,
@@ -226,8 +232,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "projection_dim": 32,
         },
         "feature_extractor": {"size": {"shortest_edge": 32}, "crop_size": {"height": 32, "width": 32}},
-        # one stride-2 stage: pixels to the 2x latent
-        "pose_guider": {"block_out_channels": [16, 32]},
+        # no stride-2 stage: pixels are the 1x latent's grid
+        "pose_guider": {"block_out_channels": [16]},
     },
 }
 
