@@ -113,3 +113,16 @@ def test_the_bundled_model_loads_by_name_with_its_settings_and_samples():
     assert out.shape == (2, 3, 64, 48) and torch.isfinite(out).all()
     # paste-back: outside the mask the frames are the input's
     torch.testing.assert_close(out[..., :8, :], ((video[..., :8, :] + 1) / 2 * 255).round() / 255, atol=1e-6, rtol=0)
+
+
+def test_init_logvar_makes_a_random_vaes_posterior_nearly_deterministic():
+    from vvt.train.vae import VAEModelConfig, build_vae
+
+    x = torch.rand(2, 3, 16, 12) * 2 - 1
+    vae = build_vae(VAEModelConfig(preset="small", init_logvar=-10.0))
+    dist = vae.encode(x).latent_dist
+    torch.testing.assert_close(dist.logvar, torch.full_like(dist.logvar, -10.0))
+    # the means are the untouched random encoder's: the same as without init_logvar
+    plain = build_vae(VAEModelConfig(preset="small")).encode(x).latent_dist
+    torch.testing.assert_close(dist.mean, plain.mean)
+    assert plain.logvar.abs().max() < 5  # diffusers' own initialisation: a posterior std near 1

@@ -55,6 +55,10 @@ class VAEModelConfig:
         ``full``: SVD's).
     init_dir: an ``AutoencoderKLTemporalDecoder`` folder to fine-tune instead of random weights.
     seed: initialisation seed.
+    init_logvar: a random VAE's posterior log-variance at the start: its ``quant_conv`` maps every input to this
+        constant (diffusers initialises it near 0, a posterior std of ~1 that drowns the latent in sampling noise
+        until the encoder has learnt to shrink it; with the small KL weight the posterior stays nearly
+        deterministic anyway). None keeps diffusers' initialisation.
     crop: ``[h, w]`` random training crop (see the module docstring) or None for whole frames; multiples of
         the VAE's downsampling factor.
     """
@@ -68,6 +72,7 @@ class VAEModelConfig:
     agnostic_prob: float = 0.5
     garment: bool = True
     crop: tuple[int, int] | None = None
+    init_logvar: float | None = None
 
 
 @dataclass
@@ -95,7 +100,23 @@ def build_vae(config: VAEModelConfig) -> nn.Module:
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        return random_component(config.preset, "vae")
+        vae = random_component(config.preset, "vae")
+    if config.init_logvar is not None:
+        set_posterior_logvar(vae, config.init_logvar)
+    return vae
+
+
+@torch.no_grad()
+def set_posterior_logvar(vae: nn.Module, logvar: float) -> None:
+    """Make ``vae``'s posterior log-variance the constant ``logvar``: zero the log-variance rows of its
+    ``quant_conv`` (the second half of its output channels: diffusers' ``DiagonalGaussianDistribution`` splits
+    moments into mean, logvar) and set their bias."""
+    conv = getattr(vae, "quant_conv", None)
+    if conv is None:
+        raise ConfigError("model.init_logvar needs a VAE with a quant_conv (use_quant_conv=True)")
+    half = conv.out_channels // 2
+    conv.weight[half:].zero_()
+    conv.bias[half:].fill_(logvar)
 
 
 def random_crop(video: torch.Tensor, size: tuple[int, int], generator: torch.Generator) -> torch.Tensor:
