@@ -126,3 +126,13 @@ def test_init_logvar_makes_a_random_vaes_posterior_nearly_deterministic():
     plain = build_vae(VAEModelConfig(preset="small")).encode(x).latent_dist
     torch.testing.assert_close(dist.mean, plain.mean)
     assert plain.logvar.abs().max() < 5  # diffusers' own initialisation: a posterior std near 1
+
+
+def test_report_clips_are_spread_over_a_split_listed_category_by_category():
+    from vvt.train.report import spread
+
+    split = [f"upper{i}" for i in range(16)] + [f"lower{i}" for i in range(16)] + [f"dress{i}" for i in range(16)]
+    chosen = spread(split, 12)
+    assert len(chosen) == 12 and len(set(chosen)) == 12
+    assert [sum(c.startswith(k) for c in chosen) for k in ("upper", "lower", "dress")] == [4, 4, 4]
+    assert spread(split[:5], 12) == split[:5]

@@ -108,7 +108,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("paired", "unpaired"),
         help="unpaired needs ground_truth/ (SynthVVT); paired compares with the person video",
     )
-    p.add_argument("--max-videos", type=int, default=8, help="evaluate at most this many test videos")
+    p.add_argument(
+        "--max-videos", type=int, default=12, help="evaluate this many test videos, spread over the split (default 12)"
+    )
     p.add_argument(
         "--steps",
         type=int,

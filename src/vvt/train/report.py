@@ -68,6 +68,14 @@ def frames01(video: torch.Tensor) -> np.ndarray:
     return ((video.detach().float().cpu().clamp(-1, 1) + 1) / 2).permute(0, 2, 3, 1).numpy()
 
 
+def spread(samples: Sequence[Any], count: int) -> list[Any]:
+    """``count`` of ``samples`` at evenly spaced positions (all of them when there are fewer), so a report
+    over a split listed category by category sees every category, not only the first."""
+    if count >= len(samples):
+        return list(samples)
+    return [samples[(i * len(samples)) // count] for i in range(count)]
+
+
 def finite_mean(values: Sequence[float]) -> float | None:
     """Mean of the values that are not NaN; None when there are none."""
     values = [float(v) for v in values if not math.isnan(float(v))]
@@ -110,7 +118,7 @@ def _clips(config: Any, data: Path, split: str, pairs: str, max_videos: int) -> 
     from vvt.data.datasets import TryOnDataset
     from vvt.data.layouts import read_layout
 
-    samples = read_layout(data, split=split, pairs=pairs)[:max_videos]
+    samples = spread(read_layout(data, split=split, pairs=pairs), max_videos)
     streams = ["person", "agnostic", "agnostic_mask", "densepose", "garment", "garment_mask"]
     streams += ["gt_person", "gt_worn_mask"] if pairs == "unpaired" else ["worn_mask"]
     return TryOnDataset(
@@ -244,7 +252,7 @@ def evaluate_run(
     data: str | Path | None = None,
     split: str = "test",
     pairs: str = "unpaired",
-    max_videos: int = 8,
+    max_videos: int = 12,
     steps: int | None = None,
     sheet: str | Path | None = None,
     untrained: bool = True,
@@ -315,6 +323,19 @@ def evaluate_run(
     }
 
 
+#: the report's row labels (a method without one is shown by its key)
+LABELS = {
+    "trained": "trained (the run's EMA weights)",
+    "untrained": "untrained (the same model at step 0)",
+    "copy_agnostic": "copy the agnostic video",
+    "naive_paste": "naive paste of the garment photo",
+    f"blurred_truth_sigma{BLUR_SIGMA:g}": f"calibration: the truth blurred, sigma {BLUR_SIGMA:g}",
+    "flat_true_colour": "calibration: flat fill with the garment's true mean colour",
+    "vae_reconstruction": "the ground truth through the VAE, not pasted",
+    "vae_ceiling": "VAE ceiling, the ground truth through the VAE (pasted back)",
+}
+
+
 def markdown(report: dict[str, Any]) -> str:
     """A report of either task as a Markdown table."""
     if report.get("task") == "fashionmirror":
@@ -334,7 +355,7 @@ def markdown(report: dict[str, Any]) -> str:
             "PSNR, dB",
         ],
         {
-            name: [v["denoising_loss"], *(v[m] for m in METRICS)]
+            LABELS.get(name, name): [v["denoising_loss"], *(v[m] for m in METRICS)]
             for name, v in report["methods"].items()
         },
     )
@@ -346,13 +367,13 @@ def run_report(
     data: str | Path | None = None,
     split: str = "test",
     pairs: str = "unpaired",
-    max_videos: int = 8,
+    max_videos: int = 12,
     steps: int | None = None,
     out: str | Path | None = None,
 ) -> dict[str, Any]:
     """Evaluate a RealVVT or a FashionMirror run (told apart by its config; ``steps``, the RealVVT sampling
     steps, is ignored for FashionMirror) and write ``out`` (default ``RUN/report.json``) and a ``.md`` beside
-    it. ``max_videos`` test videos at most (>= 1)."""
+    it. ``max_videos`` test videos at most (>= 1), spread evenly over the split (:func:`spread`)."""
     from vvt.train import fashionmirror_report
 
     if max_videos < 1:
