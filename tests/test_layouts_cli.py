@@ -31,12 +31,16 @@ def _no_env_weights(monkeypatch):
 
 # CatV2TON's ViViD-S test split (Zheng-Chong/CatV2TON, eval_video_try_on.py ViViDTestDataset: ROOT/
 # test_data_180.jsonl, one JSON object per line with subdir, video, image and front_seqs; files in
-# <subdir>/videos/ and <subdir>/images/), ViViD's product-id naming (1057795_detail.mp4, 1057795_in_xl.jpg).
+# <subdir>/videos/, images/ and agnostic_mask_smoothed/), ViViD's product-id naming (1057795_detail.mp4,
+# 1057795_in_xl.jpg).
 def make_vivid_s(root: Path, rows=(("upper_body", "1057795"), ("lower_body", "2000001")), missing: int = 0) -> Path:
     """A ViViD-S split of ``rows``; its list also names ``missing`` videos that were not downloaded."""
     lines = []
+    mask = np.zeros((FRAMES, H, W, 3), np.uint8)
+    mask[:, H // 4: 3 * H // 4, W // 4: 3 * W // 4] = 255
     for k, (subdir, pid) in enumerate(rows):
         write_video(root / subdir / "videos" / f"{pid}_detail.mp4", smooth_frames(FRAMES, H, W, seed=k))
+        write_video(root / subdir / "agnostic_mask_smoothed" / f"{pid}_detail.mp4", mask)
         write_image(root / subdir / "images" / f"{pid}_in_xl.jpg", np.full((H, W, 3), 200, np.uint8))
         lines.append({"subdir": subdir, "video": f"{pid}_detail.mp4", "image": f"{pid}_in_xl.jpg",
                       "front_seqs": [0, FRAMES]})
@@ -72,8 +76,24 @@ def test_vvt_eval_catv2ton_runs_on_the_vivid_s_split(tmp_path, capsys):
     assert "1 ground truth(s) without prediction: lower_body/2000001_detail" in capsys.readouterr().err
 
 
+def test_quality_benchmark_then_eval_on_the_vivid_s_split(tmp_path, capsys):
+    # ViViD-S has no agnostic video: the baselines get the person video with the smoothed mask filled grey
+    root = make_vivid_s(tmp_path / "ViViD-S")
+    common = ["--protocol", "catv2ton", "--metrics", "ssim", "--weights-dir", str(tmp_path / "no-weights")]
+    assert main(["bench", "quality", "--data", str(root), "--out", str(tmp_path / "q")] + common) == 0
+    quality = json.loads((tmp_path / "q" / "quality.json").read_text())
+    copied = quality["methods"]["copy_agnostic"]["metrics"]["ssim"]
+    assert 0.3 < copied < 0.99  # a quarter of each frame is grey
+    pred = tmp_path / "q" / "predictions" / "copy_agnostic"
+    assert sorted(p.relative_to(pred).as_posix() for p in pred.rglob("*.mp4")) == [
+        "lower_body/2000001_detail.mp4", "upper_body/1057795_detail.mp4"]
+    out = tmp_path / "report.json"
+    assert main(["eval", "--pred", str(pred), "--gt", str(root), "--out", str(out)] + common) == 0
+    assert json.loads(out.read_text())["metrics"]["ssim"] == pytest.approx(copied, rel=1e-9)
+
+
 def test_strict_on_every_command_that_reads_a_dataset(tmp_path, capsys, caplog):
-    for command in (["eval"], ["bench", "quality"], ["bench", "table"], ["train", "report"]):
+    for command in (["eval"], ["bench", "quality"], ["bench", "table"], ["train", "report"], ["train", "ablation"]):
         with pytest.raises(SystemExit):
             main(command + ["--help"])
         text = " ".join(capsys.readouterr().out.split())

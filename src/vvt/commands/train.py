@@ -142,6 +142,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch threads per run")
     p.add_argument("--max-videos", type=int, default=8, help="held-out clips scored per run")
     p.add_argument("--sampling-steps", type=int, default=None, help="sampling steps (default: the config's)")
+    add_strict_argument(p)  # the held-out clips; the training runs get data.strict=true
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides for every run")
 
 
@@ -152,20 +153,22 @@ def run(args: argparse.Namespace) -> int:
     from vvt.config import load_config
 
     if args.task == "ablation":
+        from vvt.data.layouts import strict_layouts
         from vvt.train.ablation import markdown, run_ablation
 
-        report = run_ablation(
-            args.config,
-            args.out,
-            steps=args.steps,
-            seeds=args.seeds,
-            lambda_agn=args.lambda_agn,
-            jobs=args.jobs,
-            threads=args.threads,
-            max_videos=args.max_videos,
-            sampling_steps=args.sampling_steps,
-            overrides=args.overrides,
-        )
+        with strict_layouts(args.strict):
+            report = run_ablation(
+                args.config,
+                args.out,
+                steps=args.steps,
+                seeds=args.seeds,
+                lambda_agn=args.lambda_agn,
+                jobs=args.jobs,
+                threads=args.threads,
+                max_videos=args.max_videos,
+                sampling_steps=args.sampling_steps,
+                overrides=args.overrides + (["data.strict=true"] if args.strict else []),
+            )
         print(markdown(report))
         print("wrote " + ", ".join(report["written"]))
         return 0
