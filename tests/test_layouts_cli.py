@@ -141,7 +141,7 @@ def test_skipped_summary_lists_the_first_10(tmp_path, caplog):
     text = caplog.text
     assert "skipped 12 of 14 test paired vivid_s samples (--strict / strict=True raises instead); first 10:" in text
     assert all(f"900000{k}_detail.mp4 not found" in text for k in range(10))
-    assert "9000010_detail" not in text and "9000011_detail" not in text and "... and 2 more" in text
+    assert "90000010_detail" not in text and "90000011_detail" not in text and "... and 2 more" in text
     assert text.count("test_data_180.jsonl line ") == 10
 
 
