@@ -28,6 +28,10 @@ def touch_image(path: Path, h: int = H, w: int = W) -> Path:
     return path
 
 
+# vvt's own ViViD tree (vvt.data.synth.writer, which SynthVVT writes: a video and its garment share a stem) in
+# the folders of ViViD's README (alibaba-yuanjing-aigclab/ViViD, README.md "Data": videos/, agnostic/,
+# agnostic_mask/, densepose/, cloth/, cloth_mask/) with pair lists named as CatV2TON reads them
+# (Zheng-Chong/CatV2TON, data/video_dataset.py: train_pairs.txt, test_pairs.txt "<vid>.mp4 <garment>.jpg").
 def make_vivid(root: Path, categories=("upper_body",), pair_lists: bool = True) -> Path:
     """A ViViD tree (COMMON layout): videos v1, v2 per category; cloth v1 (worn in v1) and g9."""
     for cat in categories:
@@ -178,6 +182,10 @@ def test_stream_mismatch_skips_the_sample(tmp_path):
     assert read_layout(root, check=False)[0].agnostic_mask is None  # an absent stream folder: None for all
 
 
+# VITON-HD as released (shadow2496/VITON-HD, README.md: zalando-hd-resized/{train,test}/image, cloth,
+# cloth-mask, agnostic-v3.2, image-densepose, openpose_img/<stem>_rendered.png, openpose_json/
+# <stem>_keypoints.json; train_pairs.txt, test_pairs.txt) with StableVITON's agnostic masks
+# (rlawjdghek/StableVITON, dataset.py: agnostic-mask/<stem>_mask.png).
 def make_vitonhd(root: Path) -> Path:
     for split, names in (("train", ("00000_00", "00001_00")), ("test", ("00006_00", "00008_00"))):
         d = root / split
@@ -247,6 +255,10 @@ def test_vitonhd_missing_files(tmp_path, caplog):
     assert "agnostic_mask is None for 1 of 1 samples (not in test/agnostic-mask/" in caplog.text
 
 
+# Dress Code as released (aimagelab/dress-code, data/dataset.py: <category>/images/<id>_0.jpg person and
+# <id>_1.jpg garment, keypoints/<id>_2.json, label_maps/<id>_4.png, skeletons/<id>_5.jpg, dense/<id>_5.png and
+# <id>_5_uv.npz, train_pairs.txt, test_pairs_paired.txt, test_pairs_unpaired.txt) with LaDI-VTON's garment
+# masks (miccunifi/ladi-vton, README.md: masks/<id>_1.png).
 def make_dresscode(root: Path) -> Path:
     for cat in ("upper_body", "lower_body"):
         d = root / cat
@@ -314,6 +326,10 @@ def test_dresscode_missing_garment(tmp_path):
     assert [s.name for s in read_layout(root)] == ["upper_body/013564_0"]
 
 
+# FW-GAN's VVT as CatV2TON reads it (Zheng-Chong/CatV2TON, eval_video_try_on.py VVTTestDataset: test_frames/
+# <vid>/, lip_clothes_person/<vid>/<VID>@<n>=cloth_front.jpg, test_agn_mask/<vid>/,
+# test_person_clothes_pose_tuple.txt) with OpenPose per frame as ShineOn reads it (andrewjong/ShineOn-Virtual-
+# Tryon, datasets/vvt_dataset.py get_person_cocopose_path: test_frames_keypoint/<vid>/<frame>_keypoints.json).
 def make_vvt(root: Path) -> Path:
     for vid in ("4he21d00f-g11", "ve121e11m-q11"):
         for k in (0, 1, 2, 10):
@@ -363,6 +379,9 @@ def test_vvt_errors(tmp_path):
     assert "line 2: video 'not-there' not found in test_frames/" in text
 
 
+# UBC FashionVideo as its crawler writes it (the dataset page vision.cs.ubc.ca/datasets/fashion: fashion_train.txt
+# and fashion_test.txt, one URL per line, and data_crowler.py, which saves each URL's basename under train/ or
+# test/; URLs as in those lists, e.g. https://m.media-amazon.com/images/I/91D23ZVV6NS.mp4).
 def make_fashionvideo(root: Path) -> Path:
     urls = [
         "https://m.media-amazon.com/images/I/91D23ZVV6NS.mp4",

@@ -58,8 +58,9 @@ def test_vitonhd_openpose_json_body25(tmp_path):
 
 
 def test_vvt_per_frame_folder_coco18(tmp_path):
-    # VVT's naming (FW-GAN's release as ShineOn reads it, datasets/vvt_dataset.py get_person_cocopose_path:
-    # test_frames_keypoint/<vid>/<frame stem>_keypoints.json), written by OpenPose 1.0 with the COCO model
+    # VVT's naming (FW-GAN's release as ShineOn reads it, andrewjong/ShineOn-Virtual-Tryon datasets/vvt_dataset.py
+    # get_person_cocopose_path: test_frames_keypoint/<vid>/<frame stem>_keypoints.json), written by OpenPose 1.0
+    # with the COCO model
     folder = tmp_path / "test_frames_keypoint" / "4he21d00f-g11"
     folder.mkdir(parents=True)
     frames = {}

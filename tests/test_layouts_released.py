@@ -309,8 +309,8 @@ def test_fashionvideo_partial_download_still_reads(tmp_path, caplog):
 
 # FW-GAN's VVT as CatV2TON reads it (Zheng-Chong/CatV2TON, eval_video_try_on.py VVTTestDataset: test_frames/<vid>/,
 # lip_clothes_person/<vid>/, test_agn_mask_new/<vid>/, test_densepose-magcianimate/<vid>/,
-# test_person_clothes_pose_tuple.txt) with OpenPose per frame as ShineOn reads it (test_frames_keypoint/<vid>/
-# <frame>_keypoints.json, datasets/vvt_dataset.py get_person_cocopose_path).
+# test_person_clothes_pose_tuple.txt) with OpenPose per frame as ShineOn reads it (andrewjong/ShineOn-Virtual-
+# Tryon, datasets/vvt_dataset.py get_person_cocopose_path: test_frames_keypoint/<vid>/<frame>_keypoints.json).
 def test_vvt_video_without_keypoints_reads_with_none(tmp_path, caplog):
     root = tmp_path / "vvt"
     vids = ("4he21d00f-g11", "ve121e11m-q11")

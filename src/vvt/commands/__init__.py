@@ -24,3 +24,14 @@ def size_arg(multiple_of: int = 1) -> Callable[[str], tuple[int, int]]:
         return h, w
 
     return parse
+
+
+def add_strict_argument(parser: argparse.ArgumentParser) -> None:
+    """``--strict``, for every command that reads a dataset root (:func:`vvt.data.layouts.strict_layouts`)."""
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail when a dataset sample cannot be read (a missing or unreadable person video or garment, a "
+        "malformed pair line, streams that disagree), listing every one; by default such samples are skipped "
+        "with a warning giving their count and the first 10 with the reason",
+    )

@@ -12,20 +12,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Score predictions against ground truth, matched by file name (videos, frame folders or images). "
         "Example: vvt eval --pred out/tryon --gt data/videos --masks data/agnostic_mask "
-        "--weights-dir ~/vvt-weights --out report.json. Deep metrics (LPIPS, FID, KID, IS, VFID) need their "
+        "--weights-dir ~/vvt-weights --out report.json. --gt may also be a dataset root (e.g. CatV2TON's "
+        "ViViD-S split: vvt eval --protocol catv2ton --pred out/vivid-s --gt ViViD-S/): its paired test split "
+        "is the ground truth, each prediction named PRED/<sample name>.mp4 (e.g. upper_body/1057795_detail.mp4) "
+        "and its agnostic masks the masks. Deep metrics (LPIPS, FID, KID, IS, VFID) need their "
         "network's weight file in --weights-dir; without it they are reported as absent with the file to add. "
         "--protocol picks named settings (size, clip sampling, channel order, resize, backbones) that the "
         "report prints in full: vvt (default), catv2ton (CatV2TON's released scripts as they run), "
         "realvvt-vvt (RealVVT Table 1), realvvt-image (RealVVT Tables 2-5)."
     )
     parser.add_argument("--pred", type=Path, required=True, help="folder of predicted videos/images")
-    parser.add_argument("--gt", type=Path, required=True, help="folder of ground truths with the same names")
+    parser.add_argument(
+        "--gt", type=Path, required=True,
+        help="folder of ground truths with the same names, or a dataset root (its paired test split)",
+    )
     parser.add_argument(
         "--masks",
         type=Path,
         default=None,
         help="folder of try-on region masks with the same names (white = region), e.g. "
-        "agnostic masks: enables masked_ssim and flicker",
+        "agnostic masks: enables masked_ssim and flicker (with a dataset root: its agnostic masks by default)",
     )
     parser.add_argument("--out", type=Path, default=Path("report.json"), help="JSON report to write")
     add_evaluation_arguments(parser)
@@ -41,11 +47,12 @@ def run(args: argparse.Namespace) -> int:
     check_numbers({"--max-frames": (args.max_frames, Bound(ge=1))})
     args.device = resolve_device(args.device)
 
+    from vvt.data.layouts import strict_layouts
     from vvt.eval import evaluate
     from vvt.eval.bench import evaluation_settings
     from vvt.io import allowing_truncated, atomic_write_text
 
-    with allowing_truncated(args.allow_truncated):
+    with allowing_truncated(args.allow_truncated), strict_layouts(args.strict):
         report = evaluate(args.pred, args.gt, masks_dir=args.masks, **evaluation_settings(args))
     atomic_write_text(args.out, json.dumps(report, indent=2) + "\n")
     for name, value in report["metrics"].items():

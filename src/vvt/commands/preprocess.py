@@ -12,9 +12,11 @@ EPILOG = """examples:
   vvt preprocess --garment shirt.jpg --out data/mine                      (cloth/ and cloth_mask/ only)
 
 The output folder is one ViViD category folder: videos/ agnostic/ agnostic_mask/ densepose/ (vvt IUV)
-skeleton/ keypoints/ cloth/ cloth_mask/ and layout.json. It must be new, empty, or an earlier output of vvt
-(which is added to); the run writes into a hidden copy renamed into place at the end, so an interrupted run
-leaves no partial output (Ctrl-C keeps what finished). Finished videos are skipped on a re-run.
+skeleton/ keypoints/ cloth/ cloth_mask/ and layout.json (recording each video's --category, so the folder
+reads without naming its category; videos of several categories may share it). It must be new, empty, or an
+earlier output of vvt (which is added to); the run writes into a hidden copy renamed into place at the end,
+so an interrupted run leaves no partial output (Ctrl-C keeps what finished). Finished videos are skipped on a
+re-run.
 """
 
 
@@ -26,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--garment", type=Path, action="append", default=[],
                         help="a garment product photo on a plain light background (repeatable)")
     parser.add_argument("--category", choices=("upper", "lower", "dresses"), default="upper",
-                        help="which garment region the agnostic mask covers (default: upper)")
+                        help="which garment region the agnostic mask covers (default: upper); recorded per "
+                             "video in OUT/layout.json, which is how vvt reads the category of this flat folder")
     parser.add_argument("--out", type=Path, required=True, help="output folder (ViViD layout, one category)")
     parser.add_argument("--parser", default="offline",
                         help="human parsing: 'offline' (mediapipe, default) or a local SegFormer directory "

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from vvt.commands import add_strict_argument
+
 # task -> (module, run-config class, task class, help)
 TASKS: dict[str, tuple[str, str, str, str]] = {
     "vae": (
@@ -32,9 +34,10 @@ TASKS: dict[str, tuple[str, str, str, str]] = {
 EPILOG = """\
 Config: a YAML file or a preset name from vvt/configs (tiny-synth-vae, tiny-synth, tiny-synth-fashionmirror,
 fashionmirror) with sections train (loop: output_dir, max_steps, batch_size, learning_rate, mixed_precision,
-checkpoint_every, ...), data (sources: [{root, layout, split, weight}], size, frames) and model (fashionmirror
+checkpoint_every, ...), data (sources: [{root, layout, split, weight, strict}], size, frames, strict: fail on
+a dataset sample that cannot be read instead of skipping it with a warning) and model (fashionmirror
 also stages: cmn_steps); override any key with KEY=VALUE (YAML values), e.g. train.max_steps=100
-model.lambda_agn=0 'data.sources=[{root: data/synth}]'.
+model.lambda_agn=0 'data.sources=[{root: data/synth}]' data.strict=true.
 
 Outputs in train.output_dir: checkpoints/step-N (resume with --resume latest), samples/step-N.mp4,
 logs/ (tensorboard --logdir OUTPUT_DIR/logs), final/ (EMA weights, diffusers-style folder).
@@ -120,6 +123,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, help="JSON report path (default RUN/report.json; Markdown beside it)")
     p.add_argument("--allow-truncated", action="store_true",
                    help="use truncated test videos (fewer frames than their container declares), with a warning")
+    add_strict_argument(p)
 
     p = sub.add_parser(
         "ablation",
@@ -140,6 +144,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch threads per run")
     p.add_argument("--max-videos", type=int, default=8, help="held-out clips scored per run")
     p.add_argument("--sampling-steps", type=int, default=None, help="sampling steps (default: the config's)")
+    add_strict_argument(p)  # the held-out clips; the training runs get data.strict=true
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides for every run")
 
 
@@ -150,31 +155,34 @@ def run(args: argparse.Namespace) -> int:
     from vvt.config import load_config
 
     if args.task == "ablation":
+        from vvt.data.layouts import strict_layouts
         from vvt.train.ablation import markdown, run_ablation
 
-        report = run_ablation(
-            args.config,
-            args.out,
-            steps=args.steps,
-            seeds=args.seeds,
-            lambda_agn=args.lambda_agn,
-            jobs=args.jobs,
-            threads=args.threads,
-            max_videos=args.max_videos,
-            sampling_steps=args.sampling_steps,
-            overrides=args.overrides,
-        )
+        with strict_layouts(args.strict):
+            report = run_ablation(
+                args.config,
+                args.out,
+                steps=args.steps,
+                seeds=args.seeds,
+                lambda_agn=args.lambda_agn,
+                jobs=args.jobs,
+                threads=args.threads,
+                max_videos=args.max_videos,
+                sampling_steps=args.sampling_steps,
+                overrides=args.overrides + (["data.strict=true"] if args.strict else []),
+            )
         print(markdown(report))
         print("wrote " + ", ".join(report["written"]))
         return 0
     if args.task == "report":
+        from vvt.data.layouts import strict_layouts
         from vvt.io import allowing_truncated
         from vvt.train.report import print_report, run_report
 
         check_numbers({"--max-videos": (args.max_videos, Bound(ge=1)), "--steps": (args.steps, Bound(ge=1))})
         if args.out is not None:
             check_output(args.out, folder=False, suffixes=(".json",), inputs={"--run": args.run, "--data": args.data})
-        with allowing_truncated(args.allow_truncated):
+        with allowing_truncated(args.allow_truncated), strict_layouts(args.strict):
             report = run_report(
                 args.run,
                 data=args.data,

@@ -13,7 +13,8 @@ A partial download reads as far as it goes:
 - A sample whose required file is missing or unreadable (its person stream, the garment its pair line
   names), whose pair line is malformed, or whose per-frame streams disagree in frame count or in aspect
   ratio is skipped. One warning gives how many were skipped and the first 10 with their reason;
-  ``strict=True`` raises a LayoutError listing them instead.
+  ``strict=True`` (the CLI's ``--strict``, or a ``with strict_layouts():`` block) raises a LayoutError listing
+  them instead.
 - An optional stream (agnostic video or mask, DensePose, keypoints, skeleton, garment mask, ...) that is
   missing or unreadable for some samples is None for those samples; one warning per stream gives the count.
 - A per-frame stream stored at a proportional resolution (Dress Code's 512x384 skeletons beside 1024x768
@@ -31,13 +32,15 @@ named ``<person>__<garment stem>``, the name SynthVVT uses for its unpaired grou
 from __future__ import annotations
 
 import bisect
+import contextlib
+import contextvars
 import inspect
 import itertools
 import json
 import logging
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
@@ -68,6 +71,7 @@ _DERIVED_RULE = (
     "# video k's own; failing that, garment (k mod m) of the m garments (by name) that no listed video wears.\n"
     "# Only test videos and their garments are used, never a train video's.\n"
 )
+_STRICT: contextvars.ContextVar[bool] = contextvars.ContextVar("vvt_strict_layouts", default=False)
 _DIR_CATEGORY: dict[str, Category] = {d: c for c, d in CATEGORY_DIRS.items()}
 _CATEGORY_WORDS: dict[str, Category] = {"upper": "upper", "lower": "lower", "dress": "dresses", "dresses": "dresses",
                                          "overall": "dresses"}
@@ -169,8 +173,8 @@ class _Findings:
             head = f"no {what} samples found" + (f" ({len(listed)} skipped)" if listed else "")
             raise LayoutError(self.root, [head] + listed[:SHOWN] + more)
         if listed:
-            log.warning("%s: skipped %d of %d %s samples (strict=True raises instead); first %d:\n%s", self.root,
-                        len(listed), total, what, min(SHOWN, len(listed)),
+            log.warning("%s: skipped %d of %d %s samples (--strict / strict=True raises instead); first %d:\n%s",
+                        self.root, len(listed), total, what, min(SHOWN, len(listed)),
                         "\n".join(f"  - {line}" for line in listed[:SHOWN] + more))
         kept = {s.name for s in samples}
         for stream, missing in sorted(self.gaps.items()):
@@ -968,8 +972,19 @@ def _detect(tree: _Tree, root: Path) -> str:
         "(FashionVideo)"])
 
 
+@contextlib.contextmanager
+def strict_layouts(strict: bool = True) -> Iterator[None]:
+    """Within the block, :func:`read_layout` calls that do not pass ``strict`` use this value: how the CLI's
+    ``--strict`` reaches every dataset a command reads (as ``--allow-truncated`` does for videos)."""
+    token = _STRICT.set(bool(strict))
+    try:
+        yield
+    finally:
+        _STRICT.reset(token)
+
+
 def read_layout(root: str | Path, layout: str = "auto", split: str = "test", pairs: str = "paired", *,
-                check: bool = True, strict: bool = False, **options) -> list[Sample]:
+                check: bool = True, strict: bool | None = None, **options) -> list[Sample]:
     """Read a dataset tree into :class:`Sample` records (see the module docstring for partial downloads).
 
     Args:
@@ -980,7 +995,8 @@ def read_layout(root: str | Path, layout: str = "auto", split: str = "test", pai
         check: verify that every sample's files are readable and its per-frame streams agree in frame count
             and aspect ratio (demuxing and image headers, no decoding: ~15 ms per video file, so a few minutes
             for the full ViViD; pass False to skip it on a tree already checked).
-        strict: raise a LayoutError listing every sample that would be skipped, instead of a warning.
+        strict: raise a LayoutError listing every sample that would be skipped, instead of a warning; None
+            (default): False, or the value of the enclosing :func:`strict_layouts` block.
         options: reader-specific keywords: ``category=`` for ViViD (one category, or a mapping ``{video:
             category}`` for a flat folder; with category folders it picks one), Dress Code and FashionVideo.
 
@@ -1007,7 +1023,7 @@ def read_layout(root: str | Path, layout: str = "auto", split: str = "test", pai
     unknown = sorted(set(options) - accepted)
     if unknown:
         raise LayoutError(root, [f"the {layout} reader takes no option(s) {', '.join(unknown)}"])
-    findings = _Findings(root, strict)
+    findings = _Findings(root, _STRICT.get() if strict is None else strict)
     samples = reader(tree, root, split, pairs, findings, **options)
     findings.raise_problems()
     if check:

@@ -9,7 +9,7 @@ from tqdm import tqdm
 
 from vvt.errors import VVTError
 from vvt.eval.evaluator import TEMPORAL, EvalConfig, Evaluator
-from vvt.eval.inputs import MatchedItem, match
+from vvt.eval.inputs import MatchedItem, dataset_items, match
 from vvt.eval.vfid import VFIDProtocol
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,9 @@ def evaluate(
     Args:
         pred_dir: folder of predicted videos / frame folders / images.
         gt_dir: folder of ground truths with the same names and frame counts (and sizes, unless the protocol
-            resizes every stream to one size).
+            resizes every stream to one size), or a dataset root in a layout vvt reads (e.g. CatV2TON's ViViD-S
+            split): its paired test split, each sample's prediction named ``PRED/<sample name>`` and its mask
+            the sample's agnostic mask (:func:`vvt.eval.inputs.dataset_items`).
         metrics: names from :data:`vvt.eval.evaluator.ALL_METRICS`; None = every metric of the protocol the
             inputs allow, with metrics whose weights are absent reported as ``None`` plus the reason (never
             zero). Naming a metric whose weights are absent raises :class:`vvt.errors.WeightsNotFoundError`.
@@ -115,7 +117,9 @@ def evaluate(
         max_frames=max_frames,
         batch_size=batch_size,
     )
-    items = match(pred_dir, gt_dir, masks_dir, same_size=config.size is None)
+    items = dataset_items(gt_dir, pred_dir, masks_dir, same_size=config.size is None)
+    if items is None:
+        items = match(pred_dir, gt_dir, masks_dir, same_size=config.size is None)
     return {
         "pred_dir": str(pred_dir),
         "gt_dir": str(gt_dir),

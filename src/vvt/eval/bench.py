@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vvt.commands import size_arg
+from vvt.commands import add_strict_argument, size_arg
 
 
 def add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
@@ -81,6 +81,7 @@ def add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
         help="use truncated videos (fewer frames than their container declares), with a warning",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed (KID subsets, model sampling)")
+    add_strict_argument(parser)
     parser.add_argument(
         "--metrics",
         default=None,
@@ -170,6 +171,7 @@ def eval_config(args: argparse.Namespace, size: tuple[int, int] | None = None):
 
 def run(args: argparse.Namespace) -> dict:
     from vvt.checks import resolve_device
+    from vvt.data.layouts import strict_layouts
     from vvt.eval.runner import QualityConfig, run_quality
     from vvt.io import allowing_truncated
 
@@ -185,7 +187,7 @@ def run(args: argparse.Namespace) -> dict:
         eval=eval_config(args, args.size),
         max_items=args.max_items,
     )
-    with allowing_truncated(args.allow_truncated):
+    with allowing_truncated(args.allow_truncated), strict_layouts(args.strict):
         result = run_quality(config)
     print((args.out / "quality.md").read_text())
     # `vvt bench` writes the returned dict (plus the environment) to args.out: point it at the JSON report

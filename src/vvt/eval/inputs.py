@@ -162,6 +162,63 @@ def pair(
     return items
 
 
+def dataset_items(
+    data: str | Path,
+    pred_dir: str | Path,
+    masks_dir: str | Path | None = None,
+    *,
+    same_size: bool = True,
+    category: str | None = None,
+    agnostic_masks: bool = True,
+) -> list[MatchedItem] | None:
+    """Match predictions with the paired test split of the dataset root ``data``; None when ``data`` is in no
+    layout vvt reads (then it is a folder of ground truths for :func:`match`).
+
+    The split is read with :func:`vvt.data.layouts.read_layout` (auto-detected layout, so a skipped sample
+    is reported there and ``--strict`` raises): each sample's ground truth is its person video or photo, its
+    prediction ``PRED/<sample name>`` with a video or image suffix or as a frame folder (sample names may hold
+    a ``/``, e.g. ``upper_body/1057795_detail`` in CatV2TON's ViViD-S split, the names ``vvt bench quality``
+    writes), its mask ``MASKS/<sample name>`` when ``masks_dir`` is given, else (``agnostic_masks``) the
+    sample's agnostic mask when every sample has one. ``category`` keeps that category's samples only.
+
+    Raises:
+        LayoutError: the tree cannot be read, or holds no sample of ``category``.
+        InputFileError / ShapeMismatchError: no prediction folder, names or frame counts that do not match.
+    """
+    from vvt.data.layouts import detect_layout, read_layout
+    from vvt.errors import LayoutError
+
+    data, pred_dir = Path(data), Path(pred_dir)
+    try:
+        layout = detect_layout(data)
+    except LayoutError:
+        return None
+    samples = read_layout(data, layout=layout, split="test", pairs="paired", check=False)
+    if category is not None:
+        samples = [s for s in samples if s.category == category]
+        if not samples:
+            raise LayoutError(data, [f"no {category} test samples"])
+    if not pred_dir.is_dir():
+        raise InputFileError(pred_dir, "prediction folder not found")
+    gts = {s.name: s.person for s in samples if s.person is not None}
+    preds = {name: path for name in gts if (path := find_media(pred_dir, name)) is not None}
+    if not preds:
+        collect(pred_dir, "prediction")  # a folder of nothing evaluable says so
+        raise ShapeMismatchError(
+            f"no prediction in {pred_dir} is named after a {layout} test sample of {data} (expected e.g. "
+            f"{pred_dir / next(iter(gts))}.mp4 or .png)"
+        )
+    if masks_dir is not None:
+        masks = {name: path for name in gts if (path := find_media(Path(masks_dir), name)) is not None}
+    elif agnostic_masks and all(s.agnostic_mask is not None for s in samples):
+        masks = {s.name: s.agnostic_mask for s in samples}
+    else:
+        masks = None
+    return pair(preds, gts, masks, same_size=same_size,
+                what=f"predictions {pred_dir} and the {layout} test split of {data}",
+                masks_what=str(masks_dir) if masks_dir is not None else f"the agnostic masks of {data}")
+
+
 def find_media(folder: Path, name: str) -> Path | None:
     """``folder/<name>`` as a video or image file (any known suffix) or a frame folder; None when absent.
     ``name`` may hold ``/`` (a dataset sample name such as ``upper_body/upper1``)."""

@@ -118,12 +118,22 @@ class _Inputs:
 
 
 def _load_inputs(sample: Sample, cfg: EvalConfig) -> _Inputs:
-    if sample.agnostic is None or sample.agnostic_mask is None:
-        raise InputFileError(
-            sample.person or sample.name, "the benchmark needs agnostic and agnostic_mask streams"
-        )
-    agnostic = read_frames(sample.agnostic, cfg.max_frames, cfg.size, cfg.resize)
+    """The sample's streams; without an agnostic video (CatV2TON's ViViD-S ships masks only) the person video
+    with the agnostic mask filled grey, as :func:`vvt.preprocess.masks.agnostic_frame` writes agnostic videos."""
+    from vvt.preprocess.masks import agnostic_frame
+
+    if sample.agnostic_mask is None:
+        raise InputFileError(sample.person or sample.name, "the benchmark needs an agnostic_mask stream")
     mask = read_mask_frames(sample.agnostic_mask, cfg.max_frames, cfg.size)
+    if sample.agnostic is not None:
+        agnostic = read_frames(sample.agnostic, cfg.max_frames, cfg.size, cfg.resize)
+    else:
+        person = read_frames(sample.person, cfg.max_frames, cfg.size, cfg.resize)
+        if person.shape[:3] != mask.shape:
+            raise InputFileError(sample.agnostic_mask, f"{mask.shape[0]} mask frame(s) of {mask.shape[1]}x"
+                                 f"{mask.shape[2]} for {person.shape[0]} person frame(s) of {person.shape[1]}x"
+                                 f"{person.shape[2]}")
+        agnostic = np.stack([agnostic_frame(f, m) for f, m in zip(person, mask)])
     fps = video_info(sample.person).fps if sample.is_video else 1.0
     garment = read_image(sample.garment) if sample.garment is not None else None
     garment_mask = read_mask(sample.garment_mask) if sample.garment_mask is not None else None

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import yaml
 
-from vvt.errors import InputFileError, LayoutError, ShapeMismatchError, VVTError
+from vvt.commands import add_strict_argument
+from vvt.errors import InputFileError, VVTError
 from vvt.eval.evaluator import ALL_METRICS
 from vvt.eval.protocols import PROTOCOLS, report_lines
 from vvt.eval.runner import FORMATS, header
@@ -111,34 +112,16 @@ def load_table(paper: str, number: int) -> PaperTable:
 
 
 def table_items(data: Path, pred: Path, table: PaperTable, same_size: bool):
-    """The matched items a table scores: ``data`` as a ground-truth folder, or as a dataset root (module doc).
+    """The matched items a table scores: ``data`` as a dataset root (:func:`vvt.eval.inputs.dataset_items`, the
+    table's category only) or as a ground-truth folder (:func:`vvt.eval.inputs.match`).
 
     Raises:
         InputFileError / ShapeMismatchError / LayoutError: missing folders, unmatched names or frame counts.
     """
-    from vvt.data.layouts import detect_layout, read_layout
-    from vvt.eval.inputs import collect, find_media, match, pair
+    from vvt.eval.inputs import dataset_items, match
 
-    try:
-        layout = detect_layout(data)
-    except LayoutError:
-        return match(pred, data, same_size=same_size)
-    samples = read_layout(data, layout=layout, split="test", pairs="paired", check=False)
-    if table.category is not None:
-        samples = [s for s in samples if s.category == table.category]
-        if not samples:
-            raise LayoutError(data, [f"no {table.category} test samples (table {table.number}: {table.dataset})"])
-    if not pred.is_dir():
-        raise InputFileError(pred, "prediction folder not found")
-    gts = {s.name: s.person for s in samples if s.person is not None}
-    preds = {name: path for name in gts if (path := find_media(pred, name)) is not None}
-    if not preds:
-        collect(pred, "prediction")  # a folder of nothing evaluable says so
-        raise ShapeMismatchError(
-            f"no prediction in {pred} is named after a {layout} test sample of {data} (expected e.g. "
-            f"{pred / next(iter(gts))}.mp4 or .png)"
-        )
-    return pair(preds, gts, same_size=same_size, what=f"predictions {pred} and the {layout} test split of {data}")
+    items = dataset_items(data, pred, same_size=same_size, category=table.category, agnostic_masks=False)
+    return items if items is not None else match(pred, data, same_size=same_size)
 
 
 def run_table(
@@ -260,20 +243,24 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--out", type=Path, default=Path("bench-table"), help="output folder (table.md, table.json)"
     )
+    add_strict_argument(parser)
 
 
 def run(args) -> dict:
-    result = run_table(
-        args.paper,
-        args.table,
-        args.data,
-        args.pred,
-        args.out,
-        name=args.name,
-        weights_dir=args.weights_dir,
-        device=args.device,
-        seed=args.seed,
-    )
+    from vvt.data.layouts import strict_layouts
+
+    with strict_layouts(args.strict):
+        result = run_table(
+            args.paper,
+            args.table,
+            args.data,
+            args.pred,
+            args.out,
+            name=args.name,
+            weights_dir=args.weights_dir,
+            device=args.device,
+            seed=args.seed,
+        )
     print((args.out / "table.md").read_text())
     # `vvt bench` writes the returned dict (plus the environment) to args.out: point it at the JSON report
     args.out = args.out / "table.json"

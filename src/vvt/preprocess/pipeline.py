@@ -3,7 +3,8 @@
 For a video ``<vid>`` of category ``C`` the output folder (one category folder, COMMON.md) receives::
 
     videos/<vid>.mp4  agnostic/<vid>.mp4  agnostic_mask/<vid>.mp4  densepose/<vid>.mp4 (vvt IUV)
-    skeleton/<vid>.mp4  keypoints/<vid>.json  layout.json {"layout": "vivid", "densepose_format": "vvt_iuv"}
+    skeleton/<vid>.mp4  keypoints/<vid>.json
+    layout.json {"layout": "vivid", "densepose_format": "vvt_iuv", "category": C}  (see write_layout_json)
     cloth/<garment>.jpg  cloth_mask/<garment>.jpg          (with a garment photo)
 
 A photo is written as a 1-frame clip in the same folders (the tensor contract reads images as 1-frame
@@ -180,8 +181,12 @@ def analyse_clip(frames: np.ndarray, fps: float, category: str, parser=None,
     return ClipResult(kp, person, masks, agnostic, densepose, skeleton, track.found, seconds, jitter, raw_kp)
 
 
-def write_layout_json(root: Path) -> None:
-    """Write ``root/layout.json`` declaring the vvt IUV DensePose format (kept when it already says so)."""
+def write_layout_json(root: Path, categories: dict[str, str] | None = None) -> None:
+    """Write ``root/layout.json``: the vvt IUV DensePose format and the category of each video ``categories``
+    names (``{video stem: category}``), so that :func:`vvt.data.layouts.read_layout` reads this flat folder
+    without ``category=``. One category is written as ``"category"``; once the folder's videos differ, as
+    ``"categories"`` ``{video: category}`` (the videos already there keep the category recorded for them; a
+    video of an output written before categories were recorded gets none, and the reader names it)."""
     path = root / "layout.json"
     doc = {}
     if path.is_file():
@@ -189,10 +194,21 @@ def write_layout_json(root: Path) -> None:
             doc = json.loads(path.read_text())
         except ValueError:
             doc = {}
-    if doc.get("layout") == "vivid" and doc.get("densepose_format") == "vvt_iuv":
-        return
-    doc.update({"layout": "vivid", "densepose_format": "vvt_iuv", "generator": "vvt preprocess"})
-    atomic_write_text(path, json.dumps(doc, indent=2) + "\n")
+    new = {**doc, "layout": "vivid", "densepose_format": "vvt_iuv"}
+    new.setdefault("generator", "vvt preprocess")
+    for vid, category in (categories or {}).items():
+        others = sorted(p.stem for p in (root / "videos").glob("*") if p.stem != vid and p.name[0] != ".")
+        table = new.get("categories")
+        if isinstance(table, dict):
+            new["categories"] = {**table, vid: category}
+        elif not others or new.get("category") == category:
+            new["category"] = category
+        else:  # the first video of another category, or an output that recorded none
+            known = {v: new["category"] for v in others} if "category" in new else {}
+            new.pop("category", None)
+            new["categories"] = {**known, vid: category}
+    if new != doc:
+        atomic_write_text(path, json.dumps(new, indent=2) + "\n")
 
 
 def outputs_for(root: Path, vid: str) -> dict[str, Path]:
@@ -232,7 +248,7 @@ def preprocess_clip(path: str | Path, out: str | Path, category: str, parser=Non
     result = analyse_clip(frames, fps, category, parser, smoothing, name=str(path), static=static,
                           measure_jitter=measure_jitter)
     paths = outputs_for(out, vid)
-    write_layout_json(out)
+    write_layout_json(out, {vid: category})
     write_video(paths["agnostic"], result.agnostic, fps)
     write_video(paths["agnostic_mask"], result.agnostic_mask, fps)
     write_video(paths["densepose"], result.densepose, fps)

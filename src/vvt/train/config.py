@@ -84,21 +84,26 @@ class DataSourceConfig:
     ``root`` is read with :func:`vvt.data.layouts.read_layout` (``layout`` "auto" detects it). Image layouts
     (VITON-HD, DressCode) give 1-frame clips. ``weight`` is the probability (after normalisation over the
     sources) that a *batch* comes from this source: a batch never mixes sources, because image batches
-    (N = 1) and video batches (N = ``frames``) cannot be stacked together.
+    (N = 1) and video batches (N = ``frames``) cannot be stacked together. ``strict`` (None: ``data.strict``)
+    makes a sample that cannot be read fail the run instead of being skipped with a warning.
     """
 
     root: Path = Path("data")
     layout: str = "auto"
     split: str = "train"
     weight: Positive = 1.0
+    strict: bool | None = None
 
 
 @dataclass
 class DataConfig:
     """What the task trains on: sources, output size ``(H, W)`` (multiples of 8: the VAE downsamples by 8), clip
-    length and stride."""
+    length and stride. ``strict``: a sample of a partial download that cannot be read (missing or unreadable
+    person video or garment, malformed pair line, streams that disagree) fails the run, listing every one,
+    instead of being skipped with a warning (:func:`vvt.data.layouts.read_layout`); a source may override it."""
 
     sources: list[DataSourceConfig] = field(default_factory=list)
+    strict: bool = False
     size: tuple[Side, Side] = (512, 384)
     frames: Count = 8
     frame_stride: Count = 1

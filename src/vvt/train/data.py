@@ -154,7 +154,8 @@ def build_sources(
     """The training datasets of a :class:`~vvt.train.config.DataConfig` with their mixing weights.
 
     Every source is read with :func:`vvt.data.layouts.read_layout` (paired training samples, streams checked
-    for matching lengths and sizes) and wrapped in ``dataset_cls`` at ``data.size`` loading ``streams``, with
+    for matching lengths and sizes; a sample that cannot be read is skipped, or with ``strict`` (the source's,
+    else ``data.strict``) raises) and wrapped in ``dataset_cls`` at ``data.size`` loading ``streams``, with
     random clip starts, centre crops and (``data.flip``) random flips seeded from ``seed``. The default is a
     :class:`vvt.data.datasets.TryOnDataset` of ``data.frames``-frame clips with ``data.frame_stride``
     (images: 1-frame clips); another class (e.g. :class:`~vvt.data.datasets.FrameSequenceDataset`) gets its
@@ -174,7 +175,8 @@ def build_sources(
         dataset_cls, clip = TryOnDataset, {"clip_len": data.frames, "stride": data.frame_stride}
     built = []
     for source in data.sources:
-        samples = read_layout(source.root, source.layout, split=source.split, pairs="paired")
+        strict = data.strict if source.strict is None else source.strict
+        samples = read_layout(source.root, source.layout, split=source.split, pairs="paired", strict=strict)
         dataset = dataset_cls(
             samples,
             tuple(data.size),

@@ -50,13 +50,15 @@ STREAMS = ("person", "skeleton", "garment", "worn_mask")
 @dataclass
 class FashionMirrorDataConfig:
     """Training sequences: sources (ViViD layout with skeleton/ and worn_mask/, e.g. SynthVVT), output size
-    ``(H, W)``, ``frames`` per sequence (source + generated), the largest skip between consecutive frames."""
+    ``(H, W)``, ``frames`` per sequence (source + generated), the largest skip between consecutive frames;
+    ``strict`` as in :class:`vvt.train.config.DataConfig`."""
 
     sources: list[DataSourceConfig] = field(default_factory=list)
     size: tuple[int, int] = (256, 256)
     frames: int = 7
     max_skip: int = 2
     flip: bool = False
+    strict: bool = False
 
 
 @dataclass
