@@ -55,8 +55,11 @@ def environment() -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vvt.checks import check_output
     from vvt.io import atomic_write_text
 
+    if args.out.suffix:  # a JSON file (quality and table write a folder, which their runners check)
+        check_output(args.out, folder=False, suffixes=(".json",))
     result = importlib.import_module(args._bench_module).run(args)
     result = {"benchmark": args.target, "environment": environment(), **result}
     text = json.dumps(result, indent=2, sort_keys=False)

@@ -150,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
     if args.task == "ablation":
         from vvt.train.ablation import markdown, run_ablation
 
+        check_output(args.out, folder=True)  # new, empty, or an earlier ablation (marked): never a user's folder
         report = run_ablation(
             args.config,
             args.out,
