@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import stat
 
 import pytest
 import torch
@@ -10,7 +12,7 @@ import torch
 from vvt.checks import Bound, check_numbers, check_output, check_run_folder, resolve_device
 from vvt.config import load_config, parse_yaml
 from vvt.errors import ConfigError, OptionError, OutputPathError
-from vvt.io import write_video
+from vvt.io import atomic_write_text, write_video
 from vvt.train.realvvt import RealVVTRunConfig
 
 
@@ -65,6 +67,35 @@ def test_existing_outputs_vvt_made_are_replaceable_others_not(tmp_path):
         check_run_folder(mine)
     with pytest.raises(OutputPathError, match="holds the input data"):
         check_run_folder(tmp_path, {"data": mine})
+
+
+def test_atomic_writes_refuse_special_files_and_report_unwritable_parents_in_one_line(tmp_path):
+    """Found after issue 18's first pass: an existing FIFO (or device) with the right suffix was replaced by a
+    regular file, and a parent that is a file gave FileExistsError from inside atomic_path (e.g. ``vvt bench
+    --out afile/b.json``, which checked nothing before the benchmark)."""
+    pipe = tmp_path / "pipe.json"
+    os.mkfifo(pipe)
+    with pytest.raises(OutputPathError, match="pipe.json: is not a regular file"):
+        check_output(pipe, folder=False, suffixes=(".json",))
+    with pytest.raises(OutputPathError, match="pipe.json: is not a regular file"):
+        atomic_write_text(pipe, "{}")
+    assert stat.S_ISFIFO(pipe.lstat().st_mode)
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(OutputPathError, match=r"afile/b.json: cannot write in .*afile: "):
+        atomic_write_text(tmp_path / "afile" / "b.json", "{}")
+    # a folder output cannot be renamed over a symbolic link (NotADirectoryError after the whole work); a file
+    # output replaces the link, never its target
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "link").symlink_to("mine")
+    with pytest.raises(OutputPathError, match="link: is a symbolic link"):
+        check_output(tmp_path / "link", folder=True)
+    (tmp_path / "target.json").write_text("keep")
+    (tmp_path / "alias.json").symlink_to("target.json")
+    atomic_write_text(tmp_path / "alias.json", "{}")
+    assert (tmp_path / "alias.json").read_text() == "{}" and not (tmp_path / "alias.json").is_symlink()
+    assert (tmp_path / "afile").read_text() == "x" and (tmp_path / "target.json").read_text() == "keep"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "alias.json", "link", "mine", "pipe.json",
+                                                         "target.json"]
 
 
 def test_resolve_device():

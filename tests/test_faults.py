@@ -56,6 +56,9 @@ TRAIN = [
     "train", "realvvt", "--config", "tiny-synth", "train.max_steps=3", "train.checkpoint_every=1",
     "train.keep_last=0", "train.sample_every=100", "train.num_workers=0", "train.log_every=1", "data.frames=4",
     "data.sources=[{root: S}]", "model.vae_dir=null", "sample.num_inference_steps=1",
+    # the tiny preset whatever tiny-synth.yaml trains (its preset and agnostic-loss level change with the bundled
+    # model); agn_level null: the preset's own
+    "model.preset=tiny", "model.agn_level=null",
 ]
 TRYON = ["tryon", "--method", "realvvt", "--weights", "W", "--steps", "1", "--size", "64x48", "--clip-len", "4"]
 FM = ["tryon", "--method", "fashionmirror", "--weights", "FM", "--person", "person.png", "--garment",
@@ -192,6 +195,18 @@ def _cases() -> list[Case]:
              ["FMcut/diffusion_pytorch_model.safetensors: cannot load the FashionMirror weights"]),
         Case("tryon-black-mask", [*TRYON, *PREPARED, "--agnostic-mask", "black", "--out", "o.mp4"],
              ["black: the agnostic mask is black in every frame"]),
+        # 7. found while finishing issue 18: bench checked --out only after the benchmark (FileExistsError
+        # traceback for a parent that is a file); a FIFO with the right suffix was replaced by a file
+        Case("bench-out-parent-is-a-file", ["bench", "synth", "--out", "afile/b.json"],
+             ["afile/b.json: its parent afile is a file"]),
+        Case("bench-out-is-a-folder", ["bench", "synth", "--out", "dir.json"], ["dir.json: is a folder"]),
+        Case("bench-out-bad-suffix", ["bench", "synth", "--out", "b.txt"], ["b.txt: unsupported output type"]),
+        Case("ablation-out-is-a-user-folder", ["train", "ablation", "--config", "tiny-synth", "--out", "mine",
+                                                "--steps", "1"], ["mine: is a folder that vvt did not write"]),
+        Case("synth-out-is-a-link-to-a-folder", ["synth", "--out", "link", "--videos", "1", "--frames", "2"],
+             ["link: is a symbolic link"]),
+        Case("eval-out-is-a-fifo", ["eval", "--pred", "P", "--gt", "G", "--out", "special/pipe.json"],
+             ["special/pipe.json: is not a regular file"]),
     ]
     return c
 
@@ -236,6 +251,9 @@ def world(tmp_path_factory):
     (root / "mine").mkdir()
     (root / "mine" / "notes.txt").write_text("my own file")
     (root / "afile").write_text("a file, not a folder")
+    (root / "special").mkdir()
+    os.mkfifo(root / "special" / "pipe.json")
+    (root / "link").symlink_to("mine")
     rng = np.random.default_rng(0)
     clip = faststart_mp4(root / "full24.mp4", rng.integers(0, 256, (24, 64, 48, 3), dtype=np.uint8))
     truncate_after_packets(clip, root / "truncated.mp4", 11)
@@ -400,6 +418,38 @@ def test_odd_input_size_comes_back_at_its_size_and_a_white_mask_warns(world, tmp
     out, _ = read_video(cwd / "out.mp4")
     assert out.shape == (4, 63, 47, 3)
     assert changes(before, snapshot(cwd)) == ["out.mp4"]
+
+
+def test_max_frames_tracks_through_later_frames_when_the_first_show_nobody(tmp_path, monkeypatch):
+    """``--max-frames 4`` on the real ViViD clip found no person (mediapipe misses the person in each of its
+    first 8 frames and finds them only by tracking from later ones), while all 48 frames worked. Here a
+    stand-in preprocessor finds a person only in 16 frames or more: the first 4 come back, cut from those."""
+    import vvt.realvvt.tryon as realvvt_tryon
+    from vvt.commands.tryon import _conditions_of_video
+    from vvt.preprocess.keypoints import NoPersonError
+    from vvt.realvvt.tryon import VideoConditions
+
+    frames = np.arange(24, dtype=np.uint8)[:, None, None, None].repeat(8, 1).repeat(6, 2).repeat(3, 3)
+    write_video(tmp_path / "clip", frames)
+    seen = []
+
+    def preprocess(frames, fps, category, name="video", parser=None):
+        seen.append(len(frames))
+        if len(frames) < 16:
+            raise NoPersonError(name, f"no person found in any of its {len(frames)} frame(s) (mediapipe Holistic)")
+        return VideoConditions(frames, np.ones(frames.shape[:3], bool), frames, fps, frames, name)
+
+    monkeypatch.setattr(realvvt_tryon, "conditions_from_video", preprocess)
+    conditions = _conditions_of_video(tmp_path / "clip", 4, "upper")
+    assert seen == [4, 8, 16]
+    assert conditions.agnostic.shape == (4, 8, 6, 3) and conditions.person.shape == (4, 8, 6, 3)
+    np.testing.assert_array_equal(conditions.person[:, 0, 0, 0], [0, 1, 2, 3])
+    assert len(_conditions_of_video(tmp_path / "clip", None, "upper").agnostic) == 24  # no retry without a cap
+    seen.clear()
+    monkeypatch.setattr(realvvt_tryon, "conditions_from_video", lambda f, *a, **k: preprocess(f[:0], *a, **k))
+    with pytest.raises(NoPersonError, match="no person found"):  # nobody in the whole video: the error stays
+        _conditions_of_video(tmp_path / "clip", 4, "upper")
+    assert seen == [0, 0, 0, 0]  # 4, 8, 16, then all 24 frames
 
 
 # ------------------------------------------------------------------------------------------- crash safety

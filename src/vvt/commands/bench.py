@@ -35,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         importlib.import_module(module).add_arguments(p)
         if not any(a.dest == "out" for a in p._actions):
             p.add_argument("--out", type=Path, default=Path(f"bench-{name}.json"), help="JSON file to write")
+            p.set_defaults(_out_is_json=True)
 
 
 def environment() -> dict:
@@ -55,8 +56,11 @@ def environment() -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vvt.checks import check_output
     from vvt.io import atomic_write_text
 
+    if getattr(args, "_out_is_json", False):  # checked before the benchmark (quality and table write a folder)
+        check_output(args.out, folder=False, suffixes=(".json",))
     result = importlib.import_module(args._bench_module).run(args)
     result = {"benchmark": args.target, "environment": environment(), **result}
     text = json.dumps(result, indent=2, sort_keys=False)

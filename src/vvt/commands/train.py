@@ -158,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
         from vvt.data.layouts import strict_layouts
         from vvt.train.ablation import markdown, run_ablation
 
+        check_output(args.out, folder=True)  # new, empty, or an earlier ablation (marked): never a user's folder
         with strict_layouts(args.strict):
             report = run_ablation(
                 args.config,

@@ -12,6 +12,7 @@ read from prepared streams (a ViViD-layout folder with ``--data``, or ``--agnost
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from vvt.pose.densepose import DENSEPOSE_FORMATS
@@ -213,10 +214,8 @@ def _realvvt_inputs(args: argparse.Namespace) -> tuple:
     garment out and centre it (any photo but one from the dataset's own ``cloth/``, which is used as trained
     on)."""
     from vvt.errors import InputFileError
-    from vvt.io import read_video
     from vvt.realvvt.tryon import (
         conditions_from_sample,
-        conditions_from_video,
         densepose_format_of,
         find_sample,
         read_conditions,
@@ -260,8 +259,45 @@ def _realvvt_inputs(args: argparse.Namespace) -> tuple:
         raise InputFileError(
             "--video", "realvvt needs a person video (--video) or prepared streams (--data, --agnostic ...)"
         )
-    frames, fps = read_video(args.video, max_frames=args.max_frames)
-    return conditions_from_video(frames, fps, category, str(args.video)), garment, category, prepare
+    return _conditions_of_video(args.video, args.max_frames, category), garment, category, prepare
+
+
+def _conditions_of_video(video: Path, max_frames: int | None, category: str):
+    """Preprocess the first ``max_frames`` frames of a person video (all without it).
+
+    Mediapipe may miss a person in the first frames of a clip and find them only by tracking from later ones
+    (the real ViViD clip: none of its first 8 frames alone). So where no person is found in the first
+    ``max_frames`` frames, the first 2x, 4x, ... frames (up to the whole video) are preprocessed and cut back.
+    """
+    import logging
+
+    from vvt.io import read_video, video_info
+    from vvt.preprocess.keypoints import NoPersonError
+    from vvt.realvvt.tryon import conditions_from_video
+
+    n = max_frames
+    while True:
+        frames, fps = read_video(video, max_frames=n)
+        try:
+            conditions = conditions_from_video(frames, fps, category, str(video))
+        except NoPersonError:
+            if n is None or len(frames) < n or n >= video_info(video).num_frames:  # the whole video was seen
+                raise
+            logging.getLogger(__name__).warning(
+                "%s: no person found in the first %d frame(s); tracking through the first %d", video, n, 2 * n
+            )
+            n *= 2
+            continue
+        if max_frames is None or len(frames) <= max_frames:
+            return conditions
+        keep = slice(0, max_frames)
+        return dataclasses.replace(
+            conditions,
+            agnostic=conditions.agnostic[keep],
+            agnostic_mask=conditions.agnostic_mask[keep],
+            densepose=conditions.densepose[keep],
+            person=None if conditions.person is None else conditions.person[keep],
+        )
 
 
 def _garment_path(garment: str, cloth: Path | None) -> Path:

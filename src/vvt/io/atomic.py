@@ -44,11 +44,16 @@ def mark_output(folder: str | Path) -> Path:
 def replaceable_problem(path: str | Path, as_folder: bool | None = None) -> str | None:
     """Why the existing ``path`` must not be replaced by an output, or None when it may (or does not exist).
 
-    ``as_folder``: whether the new output is a folder (None: either). A file may be replaced by a file; a
-    folder only when it is empty or vvt's own output (:func:`is_vvt_output`); a file never by a folder.
+    ``as_folder``: whether the new output is a folder (None: either). A file (or a symbolic link: the link,
+    never its target) may be replaced by a file; a folder only when it is empty or vvt's own output
+    (:func:`is_vvt_output`); a file, a link, a device or a pipe never by a folder.
     """
     path = Path(path)
-    if path.is_symlink() or not path.exists():
+    if path.is_symlink():  # a file output replaces the link itself; a folder cannot be renamed over a link
+        if as_folder:
+            return "is a symbolic link; give a new folder path (the link and its target are left as they are)"
+        return None
+    if not path.exists():
         return None
     if path.is_dir():
         if as_folder is False and not is_vvt_output(path):
@@ -59,6 +64,8 @@ def replaceable_problem(path: str | Path, as_folder: bool | None = None) -> str 
                 "give a new or empty folder (nothing was changed)"
             )
         return None
+    if not path.is_file():
+        return "is not a regular file (a device, pipe or socket); give a new file name (it is left as it is)"
     if as_folder:
         return "is a file; give a path for a new folder (the file is left as it is)"
     return None
@@ -94,8 +101,11 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
     problem = replaceable_problem(final)
     if problem:
         raise OutputPathError(final, problem)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f".tmp{final.suffix}", dir=final.parent)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f".tmp{final.suffix}", dir=final.parent)
+    except OSError as exc:  # a parent that is a file, a read-only folder: one line, not a traceback
+        raise OutputPathError(final, f"cannot write in {final.parent}: {exc.strerror or exc}") from None
     os.close(fd)
     tmp = Path(tmp_name)
     tmp.unlink()  # the block creates it, as a file or a folder

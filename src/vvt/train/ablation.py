@@ -115,6 +115,7 @@ def run_ablation(
     """Train the 2 x 2 x ``seeds`` grid (see the module docstring), score every run, write
     ``OUT/ablation.json`` and ``OUT/ablation.md``; returns the report."""
     from vvt.config import load_config
+    from vvt.io.atomic import mark_output
     from vvt.train.realvvt import RealVVTRunConfig
     from vvt.train.report import evaluate_run, write_report
     from vvt.train.report import markdown as report_markdown
@@ -128,6 +129,8 @@ def run_ablation(
     extra = list(overrides or [])
     load_config(RealVVTRunConfig, config, extra)  # validate before any run starts
     out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    mark_output(out)  # vvt's own folder: the same command may resume it
     grid = cells(lambda_agn, seeds)
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = [pool.submit(_train, cell, config, out, steps, threads, extra) for cell in grid]
