@@ -49,7 +49,7 @@ def make_handler(weights: str | Path | None, device: str, out_dir: Path):
     gr = _gradio()
 
     def handle(video: str | None, garment: str | None, category: str, steps: float, seed: float,
-               use_example: bool, progress: Any = gr.Progress(track_tqdm=True)) -> str:
+               use_example: bool, progress: Any = gr.Progress(track_tqdm=True)) -> str:  # noqa: B008 (Gradio injects it)
         from vvt.api import tryon
         from vvt.errors import VVTError
         from vvt.examples import example_path
