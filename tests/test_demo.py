@@ -72,6 +72,7 @@ def browser(tmp_path_factory):
     if CHROMIUM is None or CHROMEDRIVER is None:
         pytest.skip("no browser installed: the end-to-end demo test needs Debian's chromium and chromium-driver "
                     "(apt-get install -y chromium chromium-driver; .ci/run installs them)")
+    os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must not look anything up online
     webdriver = pytest.importorskip("selenium.webdriver")
     from selenium.webdriver.chrome.service import Service
 

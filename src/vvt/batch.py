@@ -205,6 +205,7 @@ def run_batch(
     from tqdm.auto import tqdm
 
     from vvt.api import check_sampling, weights_folder
+    from vvt.checks import check_output
     from vvt.io.atomic import mark_output
 
     out_dir = Path(out_dir)
@@ -215,6 +216,7 @@ def run_batch(
     if distributed:
         device = str(state.device)
     weights_folder(weights)  # a wrong folder fails before any work
+    check_output(out_dir, folder=True, inputs={"video": pairs[0].video if pairs else None})
     mine = assign(pairs, state.num_processes, state.process_index)
     if state.is_main_process:
         out_dir.mkdir(parents=True, exist_ok=True)

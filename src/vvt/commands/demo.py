@@ -42,6 +42,12 @@ def run(args: argparse.Namespace) -> int:
     check_numbers({"--port": (args.port, Bound(ge=0, le=65535))})
     device = resolve_device(args.device)
     weights_folder(args.weights)  # a missing or wrong folder fails before the server starts
+    import importlib.util
+
+    if importlib.util.find_spec("gradio") is None:
+        from vvt.errors import VVTError
+
+        raise VVTError('the web demo needs Gradio: pip install -c constraints.txt -e ".[demo]"')
     from vvt.demo import launch
 
     launch(args.host, args.port, args.share, args.weights, device)
