@@ -216,7 +216,8 @@ def run_batch(
     if distributed:
         device = str(state.device)
     weights_folder(weights)  # a wrong folder fails before any work
-    check_output(out_dir, folder=True, inputs={"video": pairs[0].video if pairs else None})
+    inputs = {f"row {p.row} {role}": getattr(p, role) for p in pairs for role in ("video", "garment")}
+    check_output(out_dir, folder=True, inputs=inputs)
     mine = assign(pairs, state.num_processes, state.process_index)
     if state.is_main_process:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -364,7 +364,8 @@ def run_realvvt(args: argparse.Namespace) -> int:
         return run_example(args)
     if args.pairs is not None:
         return run_pairs(args)
-    weights_folder(args.weights)  # a missing or wrong folder fails before any preprocessing
+    if args.weights is not None:
+        weights_folder(args.weights)  # a missing or wrong folder fails before any stream is read
     options = _sampling(args)
     video, garment_path, category, prepare = _realvvt_inputs(args)
     result = tryon(video, garment_path, category, args.weights, device=args.device, prepare_garment=prepare,
