@@ -20,7 +20,7 @@ __all__ = ["VVTError", "__version__", *_API]
 
 def __getattr__(name: str):
     if name in _API:
-        from vvt import api
+        import importlib
 
-        return getattr(api, name)
+        return getattr(importlib.import_module("vvt.api"), name)
     raise AttributeError(f"module 'vvt' has no attribute {name!r}")

@@ -91,14 +91,14 @@ def read_pairs(pairs: str | Path | Iterable[Mapping[str, Any]], out_dir: str | P
     for row, r in rows:
         video = _path(base, r.get("video"))
         garment = _path(base, r.get("garment"))
-        category = (r.get("category") or "").strip()
+        category = str(r.get("category") or "").strip()
         if video is None or not video.exists():
             problems.append(f"row {row}: video {r.get('video')!r} not found")
         if garment is None or not garment.is_file():
             problems.append(f"row {row}: garment {r.get('garment')!r} not found")
         if category not in CATEGORIES:
             problems.append(f"row {row}: category {category!r} is not one of {', '.join(CATEGORIES)}")
-        name = (r.get("out") or "").strip()
+        name = str(r.get("out") or "").strip()
         if not name and video is not None and garment is not None:
             name = f"{video.stem}__{garment.stem}.mp4"
         out = out_dir / name
