@@ -21,6 +21,8 @@ pytestmark = [
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 CHROMEDRIVER = shutil.which("chromedriver")
+NO_GRADIO = ('the demo extra is not installed (pip install -e ".[demo]": Gradio 6 needs Pillow < 13, which '
+             "constraints.txt's Pillow 13.0.0 excludes, so CI's constrained install leaves it out)")
 #: fetch a URL in the page and hand its bytes back as base64
 FETCH = """
 const done = arguments[arguments.length - 1];
@@ -40,7 +42,7 @@ def _free_port() -> int:
 
 
 def test_bad_uploads_give_one_readable_line(tmp_path):
-    gr = pytest.importorskip("gradio")
+    gr = pytest.importorskip("gradio", reason=NO_GRADIO)
     from vvt.demo import make_handler
     from vvt.io import write_image
 
@@ -67,7 +69,7 @@ def test_bad_uploads_give_one_readable_line(tmp_path):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    pytest.importorskip("gradio")
+    pytest.importorskip("gradio", reason=NO_GRADIO)
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     from vvt.demo import launch
 
@@ -83,7 +85,7 @@ def browser(tmp_path_factory):
         pytest.skip("no browser installed: the end-to-end demo test needs Debian's chromium and chromium-driver "
                     "(apt-get install -y chromium chromium-driver; .ci/run installs them)")
     os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must not look anything up online
-    webdriver = pytest.importorskip("selenium.webdriver")
+    webdriver = pytest.importorskip("selenium.webdriver", reason=NO_GRADIO)
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()

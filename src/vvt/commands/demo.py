@@ -47,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("gradio") is None:
         from vvt.errors import VVTError
 
-        raise VVTError('the web demo needs Gradio: pip install -c constraints.txt -e ".[demo]"')
+        raise VVTError('the web demo needs Gradio: pip install -e ".[demo]" (Gradio 6 needs Pillow < 13, so not '
+                       "with constraints.txt)")
     from vvt.demo import launch
 
     launch(args.host, args.port, args.share, args.weights, device)
