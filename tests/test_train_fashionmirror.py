@@ -196,6 +196,13 @@ def test_config_and_data_errors(synth, vivid_samples, tmp_path):
         )
 
 
+def test_pingpong_plays_the_clip_forwards_and_backwards():
+    from vvt.train.fashionmirror_report import pingpong
+
+    assert pingpong(4, 10) == [0, 1, 2, 3, 2, 1, 0, 1, 2, 3]
+    assert pingpong(1, 3) == [0, 0, 0]
+
+
 def test_report_trained_vs_untrained(run_a, synth, tmp_path, capsys):
     out, cfg, _ = run_a
     assert main(["train", "report", "--run", str(out), "--max-videos", "1"]) == 0
@@ -223,6 +230,14 @@ def test_report_trained_vs_untrained(run_a, synth, tmp_path, capsys):
         assert 0 < methods[name]["ssim"] <= 1 and -1 <= methods[name]["ssim_garment"] <= 1
     assert methods["trained"]["heldout_loss"]["cmn"] != methods["untrained"]["heldout_loss"]["cmn"]
     assert "| copy_source | n/a | n/a |" in capsys.readouterr().out
+    # drift: one SSIM per rollout step (the 8-frame clip played forwards and backwards), figures beside the JSON
+    assert len(report["drift"]["trained"]) == len(report["drift"]["copy_source"]) == 32
+    assert all(0 < v <= 1 for v in report["drift"]["copy_source"])
+    assert (out / "fashionmirror-contact-sheet.png").is_file() and (out / "fashionmirror-drift.png").is_file()
+    from vvt.io import read_image
+
+    sheet = read_image(out / "fashionmirror-contact-sheet.png")
+    assert sheet.shape[1] == 5 * 48  # person | garment | pose | prediction | ground truth
 
     # a "trained" model that is the step-0 model scores exactly like the untrained one
     same = tmp_path / "same"

@@ -12,13 +12,27 @@ frames per iteration, i.e. ``N = 7``, with random skips of 0-2 frames drawn by t
 ``(B, N, 1, H, W)`` {0, 1} (ground truth of both ``M_r`` and ``M_c``: in paired training the garment worn is
 ``C``); optional ``"garment_mask"`` ``(B, 1, H, W)``.
 
-**Stages** (Sec. 4.1): ``"cmn"`` trains the CMN alone with Eq. 2 on ``M_r`` (every frame), ``M_c`` (frames 0-1
-single-frame, then multi-frame) and the garment-side mask. ``"end2end"`` trains everything with Eq. 9 plus
-the CMN loss. Training is teacher-forced, the paper's footnote 3: the current frame ``h^t`` is the *real*
-frame ``t`` masked by its predicted removed mask, ``h_m^t = h^t * (1 - M_r^t)``, so all ``N - 1`` steps run as
-one batch. At inference (:meth:`FashionMirror.generate`) the sequence is autoregressive from ``h^0 = h^s``:
-``h_m^t = h_g^t * (1 - M_c^t)`` removes the (generated) try-on garment, so the HSG sees the same kind of
-garment-free input as in training and the garment always comes from ``C``.
+**Stages** (Sec. 4.1): ``"cmn"`` trains the CMN alone with Eq. 2 on ``M_r`` (every frame), ``M_c`` (single-frame
+on frame 0, then multi-frame, each read from the frame before, Eq. 7) and the garment-side mask. ``"end2end"``
+trains everything with Eq. 9 plus the CMN loss.
+
+**Training as inference runs** (issue 19; our additions to the paper's teacher-forced training, footnote 3):
+
+* **No path from a target to its own prediction.** The try-on mask fed to step ``t -> t+1`` is ``M_c^{t+1}``
+  read by the CMN from frame ``t`` (Eq. 7: ``CMN(h^{t-1}, C)`` for output ``t``, ``h^0 = h^s``), and each
+  frame is normalised in its own batch, so the generated frame ``t+1`` has an exactly zero gradient with
+  respect to the real frames ``t+1, t+2, ...`` (tested).
+* **Rollouts** (:meth:`FashionMirrorTraining.rollout`): the steps run one after another; from a step
+  ``k ~ U{1..N-1}`` of each batch on, the current frame is the model's own previous output masked by its
+  try-on mask, ``h_g^t (1 - M_c^t)`` (detached), exactly what :meth:`FashionMirror.iter_generate` feeds back;
+  before it, the real frame masked by its removed mask, ``h^t (1 - M_r^t)`` (footnote 3).
+* **Large first pose gaps** (:meth:`FashionMirrorTraining.arrange`): on half the batches the source is a later
+  frame of the clip, so the first step jumps over up to ``(N - 2)(1 + max_skip)`` frames, as inference jumps from
+  the person photo's pose to the first driving pose.
+
+At inference (:meth:`FashionMirror.generate`) the sequence is autoregressive from ``h^0 = h^s``: the CMN reads
+the model's own previous frame and ``h_m^t = h_g^t * (1 - M_c^t)`` removes the (generated) try-on garment, so
+the HSG sees the same kind of garment-free input as in training and the garment always comes from ``C``.
 """
 
 from __future__ import annotations

@@ -157,9 +157,11 @@ def evaluate_run(
             scores[name]["ssim_garment"].append(ssim_in_mask(pred, truth[1:], mask[1:]))
 
     drift = _drift(config, data, split, pairs, max_videos, models)
+    written = []
     if figures is not None:
-        write_contact_sheet(sheet, Path(figures) / "fashionmirror-contact-sheet.png")
-        write_drift_plot(drift, Path(figures) / "fashionmirror-drift.png")
+        written = [Path(figures) / "fashionmirror-contact-sheet.png", Path(figures) / "fashionmirror-drift.png"]
+        write_contact_sheet(sheet, written[0])
+        write_drift_plot(drift, written[1])
     return {
         "run": str(run),
         "task": "fashionmirror",
@@ -179,6 +181,7 @@ def evaluate_run(
             for m in METHODS
         },
         "drift": drift,
+        "figures": [str(p) for p in written],
         "protocol": "held-out end-to-end losses (Eqs. 2, 5-6, 9-11, no adversarial term) on paired test "
         "sequences, teacher-forced; SSIM (data range 1, Gaussian 11x11 sigma 1.5) of the autoregressive "
         "try-on of frames 1..N-1 (no ground-truth guide), over the whole frame and inside the ground-truth garment "
