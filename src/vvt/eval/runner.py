@@ -143,12 +143,11 @@ class _Methods:
         self.pipeline = self._load_pipeline(config.model) if config.model is not None else None
 
     def _load_pipeline(self, path: Path):
-        from vvt.realvvt.pipeline import RealVVTPipeline
-
         if self.config.method == "fashionmirror":
             from vvt.fashionmirror.inference import load_model
 
             return load_model(path, self.config.eval.device)
+        from vvt.realvvt.pipeline import RealVVTPipeline
 
         if not (path / "model_index.json").is_file():
             raise InputFileError(

@@ -274,13 +274,16 @@ def markdown(report: dict[str, Any]) -> str:
     drift = report.get("drift") or {}
     lines = ""
     if drift:
-        steps = [s for s in range(4, DRIFT_STEPS + 1, 4)]
+        steps = list(range(4, DRIFT_STEPS + 1, 4))
         lines = "\n" + markdown_table(
             f"Drift: SSIM against the ground truth at rollout steps {steps[0]}..{steps[-1]} "
             f"({DRIFT_STEPS}-frame rollout, test clips played forwards and backwards).",
             [f"step {s}" for s in steps],
             {m: [c[s - 1] if s - 1 < len(c) else None for s in steps] for m, c in drift.items()},
         )
+    if report.get("figures"):
+        lines += "\nFigures: " + ", ".join(report["figures"])
+        lines += " (contact sheet rows: person | garment | pose | prediction | ground truth).\n"
     return (
         markdown_table(
             f"FashionMirror, held-out {report['split']} ({report['pairs']}) of {report['data']}: "
