@@ -48,8 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--size",
         type=size_arg(8),
         default=(256, 256),
-        help="HxW every side runs at (default: the paper's 256x256; ignored for a "
-        "trained --weights model, which runs at its own sample_size)",
+        help="HxW every side runs at (default: the paper's 256x256; with --weights, the model's own "
+        "sample_size)",
     )
     parser.add_argument("--parser", default="offline", help="human parsing backend: offline or a SegFormer folder")
     parser.add_argument(
@@ -187,6 +187,10 @@ def run(args: argparse.Namespace) -> dict:
     if args.frames < 1:
         raise InputFileError("--frames", f"must be >= 1, got {args.frames}")
     args.device = resolve_device(args.device)
+    if args.weights is not None and (args.weights / "config.json").is_file():
+        import json
+
+        args.size = tuple(json.loads((args.weights / "config.json").read_text())["sample_size"])
     frames = _frames(args)
     # the offline parser and mediapipe run on the CPU only: the CMN then runs there too
     device = "cpu" if args.parser == "offline" else args.device
