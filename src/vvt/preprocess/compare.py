@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vvt.pose.densepose import to_vvt_iuv, decode_iuv
+from vvt.pose.densepose import decode_iuv, to_vvt_iuv
 
 #: DensePose parts (detectron2 indices) of the torso, and of the legs down to the knees (thighs 7-10)
 TORSO_PARTS = (1, 2)
@@ -90,7 +90,8 @@ def summarise(scores: dict[str, np.ndarray], ours: np.ndarray, ref: np.ndarray) 
     mean = {k: float(np.nanmean(v)) if np.isfinite(v).any() else None for k, v in scores.items()}
     low = {k: float(np.nanmin(v)) if np.isfinite(v).any() else None for k, v in scores.items()}
     ours_change, ref_change = mask_changes(ours), mask_changes(ref)
-    mc, rc = float(ours_change.mean()) if len(ours_change) else 0.0, float(ref_change.mean()) if len(ref_change) else 0.0
+    mc = float(ours_change.mean()) if len(ours_change) else 0.0
+    rc = float(ref_change.mean()) if len(ref_change) else 0.0
     return {
         "mean": mean,
         "min": low,

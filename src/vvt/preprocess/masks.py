@@ -26,9 +26,12 @@ import cv2
 import numpy as np
 
 from vvt.pose.openpose import BODY25
+from vvt.preprocess.outfit import OutfitSplit
 from vvt.preprocess.parsing import Parsing
 
 AGNOSTIC_GREY = 128
+#: growth of the hull in body-scale units, measured on ViViD (see the module docstring)
+AGNOSTIC_DILATE = 0.1
 CATEGORY_GARMENTS = {"upper": ("upper",), "lower": ("lower",), "dresses": ("dress", "upper", "lower")}
 PROTECTED_GARMENTS = {"upper": ("lower",), "lower": ("upper",), "dresses": ()}
 
@@ -133,9 +136,27 @@ def skirt_region(body: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return c.m > 0
 
 
+def _hull(mask: np.ndarray) -> np.ndarray:
+    """The filled convex hull of a ``(H, W)`` bool mask (empty stays empty)."""
+    out = np.zeros(mask.shape, np.uint8)
+    pts = cv2.findNonZero(mask.astype(np.uint8))
+    if pts is not None:
+        cv2.fillConvexPoly(out, cv2.convexHull(pts), 1)
+    return out > 0
+
+
+def _arm_capsules(body: np.ndarray, shape: tuple[int, int], s: float) -> np.ndarray:
+    c = _Canvas(shape)
+    for side in ("R", "L"):
+        sh, el, wr = (_pt(body, f"{side}{k}") for k in ("Shoulder", "Elbow", "Wrist"))
+        c.line(sh, el, 0.35 * s)
+        c.line(el, wr, 0.3 * s)
+    return c.m > 0
+
+
 def agnostic_mask(category: str, body: np.ndarray, person: np.ndarray, parsing: Parsing,
-                  dilate: float = 0.12) -> np.ndarray:
-    """The agnostic mask of one frame: ``True`` = region to inpaint.
+                  outfit: OutfitSplit | None = None, dilate: float = AGNOSTIC_DILATE) -> np.ndarray:
+    """The agnostic mask of one frame: ``True`` = region to inpaint (module docstring).
 
     Args:
         category: ``"upper"``, ``"lower"`` or ``"dresses"``.
@@ -143,7 +164,9 @@ def agnostic_mask(category: str, body: np.ndarray, person: np.ndarray, parsing: 
             mediapipe extrapolates the ones it cannot see).
         person: ``(H, W)`` bool person mask.
         parsing: region masks of this frame (:mod:`vvt.preprocess.parsing`).
-        dilate: growth of the region, in units of the body scale ``s``.
+        outfit: the seam between top and bottom and the top's pixels (:func:`vvt.preprocess.outfit.split_outfit`);
+            without it the seam is the hip line and the top is not known by colour.
+        dilate: growth of the hull, in units of the body scale ``s`` (:data:`AGNOSTIC_DILATE`).
 
     Returns ``(H, W)`` bool.
     """
@@ -151,19 +174,36 @@ def agnostic_mask(category: str, body: np.ndarray, person: np.ndarray, parsing: 
         raise ValueError(f"unknown category {category!r} (upper, lower or dresses)")
     shape = person.shape
     s = body_scale(body)
-    if category == "upper":
-        region = upper_region(body, shape)
-    elif category == "lower":
-        region = lower_region(body, shape)
+    rows = np.arange(shape[0])[:, None]
+    if outfit is None:
+        above = np.broadcast_to(rows < _pt(body, "MidHip")[1], shape)
+        top = np.zeros(shape, bool)
     else:
-        region = upper_region(body, shape) | lower_region(body, shape) | skirt_region(body, shape)
-    m = cv2.morphologyEx(region.astype(np.uint8), cv2.MORPH_CLOSE, _disc(0.25 * s))
-    m = cv2.dilate(m, _disc(dilate * s)) > 0
+        above, top = outfit.above, outfit.top
+    chin = _pt(body, "Neck")[1] - 0.25 * s
+    ankles = max(_pt(body, "RAnkle")[1], _pt(body, "LAnkle")[1])
+    worn = person & (rows >= chin)
+    if category == "upper":
+        arms = _arm_capsules(body, shape, s)
+        region = (worn & above) | top | arms | (upper_region(body, shape) & above)
+        keep_below = top | arms
+    elif category == "lower":
+        region = (worn & ~above & (rows <= ankles)) | (lower_region(body, shape) & ~above)
+    else:
+        region = (worn & (rows <= ankles)) | upper_region(body, shape) | lower_region(body, shape) \
+            | skirt_region(body, shape)
+    head = parsing.get("head")
+    if head is not None:
+        region &= ~head
+    m = cv2.dilate(_hull(region).astype(np.uint8), _disc(dilate * s)) > 0
     for g in CATEGORY_GARMENTS[category]:
         garment = parsing.get(g)
         if garment is not None:
             m |= cv2.dilate(garment.astype(np.uint8), _disc(0.5 * dilate * s)) > 0
-    m |= person & (cv2.dilate(m.astype(np.uint8), _disc(0.3 * s)) > 0)
+    if category == "upper":
+        m &= above | keep_below  # the bottom stays: below the seam only the top's pixels and the arms
+    elif category == "lower":
+        m &= ~((above & person) | top)  # the top stays, wherever it hangs
     keep = ["head", "hands"] + (["feet"] if category != "upper" else []) + list(PROTECTED_GARMENTS[category])
     for name in keep:
         region = parsing.get(name)
