@@ -59,7 +59,7 @@ MIN_VISIBILITY = 0.01
 #: a frame's pose is accepted when it agrees this well with the person's segmentation (:func:`pose_agreement`)
 MIN_AGREEMENT = 0.3
 #: forward-tracked frames agreeing less than this are tracked again backwards (:func:`track_video`)
-GOOD_AGREEMENT = 0.5
+GOOD_AGREEMENT = 0.6
 #: shrink factors of the static retry for frames still without a pose
 RETRY_SCALES = (0.5,)
 

@@ -33,7 +33,7 @@ from vvt.pose.openpose import BODY25
 #: seeds differing by less than this (Delta E) carry no colour information (one-colour outfit)
 MIN_CONTRAST = 8.0
 #: rows the seam may move from one column to the next (at the working resolution, :mod:`keypoints`)
-SEAM_JUMP = 2
+SEAM_JUMP = 3
 #: the seam's band along Neck -> MidHip (fractions of that length from the neck)
 SEAM_BAND = (0.4, 1.35)
 #: z below which a person pixel is clearly the top's colour
