@@ -218,7 +218,7 @@ def _outfit_frame(hem_slope: float = 0.3):
     h, w = 240, 200
     frame = np.full((h, w, 3), 235, np.uint8)
     person = np.zeros((h, w), bool)
-    person[55:215, 75:125] = True
+    person[55:198, 75:125] = True  # down to the ankles
     cols = np.arange(w)
     hem = np.round(105 + hem_slope * (cols - 100)).astype(int)  # the real edge: not the hip line (y = 120)
     top = person & (np.arange(h)[:, None] < hem[None, :])

@@ -8,8 +8,8 @@ pixels by colour). With ``s`` the body scale (``max(|LShoulder - RShoulder|, 0.5
 
 - **upper**: the person's pixels above the seam (from ``0.25 s`` above the neck), the top's pixels by
   colour (sleeves), the arms as capsules shoulder -> elbow -> wrist and the torso quadrilateral of
-  VITON-HD's ``get_img_agnostic`` above the seam. Below the seam only the top's pixels and the arms stay
-  masked: the skirt or trousers are never covered.
+  VITON-HD's ``get_img_agnostic`` above the seam. Below the seam only the top's pixels and the arm
+  capsules less the bottom's pixels stay masked: the skirt or trousers are never covered.
 - **lower**: the person's pixels below the seam down to the ankles and the legs' geometry (waist, hips,
   knees, 90 % of the shins). Everything of the top stays visible: person pixels above the seam and the
   top's pixels wherever they hang.
@@ -181,16 +181,16 @@ def agnostic_mask(category: str, body: np.ndarray, person: np.ndarray, parsing: 
     rows = np.arange(shape[0])[:, None]
     if outfit is None:
         above = np.broadcast_to(rows < _pt(body, "MidHip")[1], shape)
-        top = np.zeros(shape, bool)
+        top = bottom = np.zeros(shape, bool)
     else:
-        above, top = outfit.above, outfit.top
+        above, top, bottom = outfit.above, outfit.top, outfit.bottom
     chin = _pt(body, "Neck")[1] - 0.25 * s
     ankles = max(_pt(body, "RAnkle")[1], _pt(body, "LAnkle")[1])
     worn = person & (rows >= chin)
     if category == "upper":
         arms = _arm_capsules(body, shape, s)
         region = (worn & above) | top | arms | (upper_region(body, shape) & above)
-        keep_below = top | arms
+        keep_below = top | (arms & ~bottom)
     elif category == "lower":
         region = (worn & ~above & (rows <= ankles)) | (lower_region(body, shape) & ~above)
     else:
@@ -205,7 +205,7 @@ def agnostic_mask(category: str, body: np.ndarray, person: np.ndarray, parsing: 
         if garment is not None:
             m |= cv2.dilate(garment.astype(np.uint8), _disc(0.5 * dilate * s)) > 0
     if category == "upper":
-        m &= above | keep_below  # the bottom stays: below the seam only the top's pixels and the arms
+        m &= above | keep_below  # the bottom stays: below the seam only the top's pixels and the arms over it
     elif category == "lower":
         m &= ~((above & person) | top)  # the top stays, wherever it hangs
     keep = ["head", "hands"] + (["feet"] if category != "upper" else []) + list(PROTECTED_GARMENTS[category])

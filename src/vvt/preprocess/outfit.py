@@ -16,7 +16,7 @@ with the pose saying where to look:
    the skirt. Outside the torso's columns the seam keeps its end rows.
 3. **Top by colour** (:func:`top_by_colour`): person pixels clearly top-like (``z < -0.15``) connected to the
    chest seed: the sleeves, wherever the arms are (mediapipe places an arm hidden behind the body poorly,
-   colour does not care).
+   colour does not care). Person pixels clearly bottom-like (``z > 0.15``) are the bottom's.
 
 :class:`OutfitSplit` holds both; :mod:`vvt.preprocess.masks` builds the category masks from it.
 """
@@ -56,11 +56,13 @@ class OutfitSplit:
     Attributes:
         above: pixels above the seam between top and bottom (a whole half-plane, person or not).
         top: person pixels of the top's colour connected to the chest (sleeves included).
+        bottom: person pixels clearly of the bottom's colour (``z > -TOP_Z``), anywhere.
         contrast: Delta E between the two seeds (0 when a seed fell outside the person).
     """
 
     above: np.ndarray
     top: np.ndarray
+    bottom: np.ndarray
     contrast: float
 
 
@@ -175,4 +177,4 @@ def split_outfit(frame: np.ndarray, body: np.ndarray, person: np.ndarray, s: flo
         rows = waist_seam(zs, edges, (y0, y1), (x0, x1), edge_weight=0.5 * max(2, int(0.04 * length)))
         line[x0:x1], line[:x0], line[x1:] = rows, rows[0], rows[-1]
     above = np.arange(h)[:, None] < line[None, :]
-    return OutfitSplit(above, top, contrast)
+    return OutfitSplit(above, top, (z > -TOP_Z) & person, contrast)
