@@ -194,8 +194,8 @@ def agnostic_mask(category: str, body: np.ndarray, person: np.ndarray, parsing: 
     elif category == "lower":
         region = (worn & ~above & (rows <= ankles)) | (lower_region(body, shape) & ~above)
     else:
-        region = (worn & (rows <= ankles)) | upper_region(body, shape) | lower_region(body, shape) \
-            | skirt_region(body, shape)
+        region = (worn & (rows <= ankles)) | top | _arm_capsules(body, shape, s) | upper_region(body, shape) \
+            | lower_region(body, shape) | skirt_region(body, shape)
     head = parsing.get("head")
     if head is not None:
         region &= ~head
