@@ -16,7 +16,9 @@ with the pose saying where to look:
    the skirt. Outside the torso's columns the seam keeps its end rows.
 3. **Top by colour** (:func:`top_by_colour`): person pixels clearly top-like (``z < -0.15``) connected to the
    chest seed: the sleeves, wherever the arms are (mediapipe places an arm hidden behind the body poorly,
-   colour does not care). Person pixels clearly bottom-like (``z > 0.15``) are the bottom's.
+   colour does not care), down to ``0.15 s`` below the lower wrist (or the seam, if lower): a bag or bare
+   legs can match the top's colour and touch it through a hand. Person pixels clearly bottom-like
+   (``z > 0.15``) are the bottom's.
 
 :class:`OutfitSplit` holds both; :mod:`vvt.preprocess.masks` builds the category masks from it.
 """
@@ -174,7 +176,11 @@ def split_outfit(frame: np.ndarray, body: np.ndarray, person: np.ndarray, s: flo
               + 2 * np.abs(cv2.Sobel(lab[..., 2], cv2.CV_32F, 0, 1, ksize=3)))
         edges = np.minimum(gy, 30) / 30
         zs = z * ~_arms(body, person.shape, s)
-        rows = waist_seam(zs, edges, (y0, y1), (x0, x1), edge_weight=0.5 * max(2, int(0.04 * length)))
-        line[x0:x1], line[:x0], line[x1:] = rows, rows[0], rows[-1]
-    above = np.arange(h)[:, None] < line[None, :]
+        seam_rows = waist_seam(zs, edges, (y0, y1), (x0, x1), edge_weight=0.5 * max(2, int(0.04 * length)))
+        line[x0:x1], line[:x0], line[x1:] = seam_rows, seam_rows[0], seam_rows[-1]
+    rows = np.arange(h)[:, None]
+    above = rows < line[None, :]
+    # a bag or the legs' skin can match the top's colour and touch it through a hand: sleeves end at the wrists
+    wrists = max(_pt(body, "RWrist")[1], _pt(body, "LWrist")[1])
+    top &= rows <= max(wrists + 0.15 * s, float(line.max()))
     return OutfitSplit(above, top, (z > -TOP_Z) & person, contrast)
