@@ -223,7 +223,7 @@ def _outfit_frame(hem_slope: float = 0.3):
     hem = np.round(105 + hem_slope * (cols - 100)).astype(int)  # the real edge: not the hip line (y = 120)
     top = person & (np.arange(h)[:, None] < hem[None, :])
     bottom = person & ~top
-    for x0 in (62, 126):  # sleeves from the shoulders down past the hem
+    for x0 in (63, 125):  # sleeves touching the torso, from the shoulders down past the hem
         sleeve = np.zeros((h, w), bool)
         sleeve[62:125, x0:x0 + 12] = True
         top |= sleeve
