@@ -16,9 +16,11 @@ pixels by colour). With ``s`` the body scale (``max(|LShoulder - RShoulder|, 0.5
 - **dresses**: both and the hull of hips, knees and ankles (the skirt); no seam.
 
 The region (less the head) becomes its **convex hull**, dilated by :data:`AGNOSTIC_DILATE` ``* s``, which
-hides the old garment's shape. The constant was measured on ViViD's ``upper1`` agnostic masks (48
-frames, ``benchmarks/preprocess-upper1-compare.json``): the dilation whose masks had the highest mean
-IoU with ViViD's. Then the category's own garment from a parser that knows garment classes
+hides the old garment's shape. The constant is provisional, from ViViD's ``upper1`` agnostic masks: in
+prototype runs of this construction on all 48 frames a dilation of 0.06 s gave a mean IoU of 0.736 and
+0.12 s gave 0.750 (excess 0.150 and 0.173); 0.1 s in the final construction gives 0.783 on every fourth
+frame (``benchmarks/preprocess-upper1-masks-12frames.json``). A full sweep with ``vvt bench preprocess
+--compare`` is still to be run. Then the category's own garment from a parser that knows garment classes
 (:class:`vvt.preprocess.parsing.SegformerParser`) is added, and the protected regions removed: the head
 and the hands always, the feet (shoes) for lower and dresses, and the other category's garment where a
 parser finds it.
@@ -34,7 +36,7 @@ from vvt.preprocess.outfit import OutfitSplit
 from vvt.preprocess.parsing import Parsing
 
 AGNOSTIC_GREY = 128
-#: growth of the hull in body-scale units, measured on ViViD (see the module docstring)
+#: growth of the hull in body-scale units, from ViViD's upper1 masks (provisional: see the module docstring)
 AGNOSTIC_DILATE = 0.1
 CATEGORY_GARMENTS = {"upper": ("upper",), "lower": ("lower",), "dresses": ("dress", "upper", "lower")}
 PROTECTED_GARMENTS = {"upper": ("lower",), "lower": ("upper",), "dresses": ()}
