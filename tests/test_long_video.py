@@ -142,8 +142,9 @@ class FakeClipGenerator:
     def __init__(self) -> None:
         self.calls: list[dict[str, np.ndarray]] = []
 
-    def __call__(self, agnostic, mask, densepose, garment):
+    def __call__(self, agnostic, mask, densepose, garment, call_info):
         call = len(self.calls)
+        assert call_info.index == call and (call_info.frames == densepose[:, 0, 0, 2]).all()
         self.calls.append(
             {"agnostic": agnostic.copy(), "mask": mask.copy(), "frames": densepose[:, 0, 0, 2].astype(int)}
         )

@@ -286,7 +286,7 @@ def run_realvvt(args: argparse.Namespace) -> int:
     from vvt.errors import ConfigError
     from vvt.io import read_image, write_video
     from vvt.preprocess.garment import prepare_garment
-    from vvt.realvvt.tryon import load_pipeline, parse_size, pipeline_folder, training_defaults, try_on_video
+    from vvt.realvvt.tryon import iter_try_on_video, load_pipeline, parse_size, pipeline_folder, training_defaults
 
     log = logging.getLogger(__name__)
     size = parse_size(args.size) if args.size is not None else None
@@ -301,7 +301,7 @@ def run_realvvt(args: argparse.Namespace) -> int:
     size = size or default_size
     if prepare:
         garment = prepare_garment(garment, *size, name=str(garment_path))[0]
-    frames = try_on_video(
+    frames = iter_try_on_video(  # frames at the input size, encoded as they come (bounded memory)
         pipeline,
         conditions,
         garment,
@@ -316,8 +316,9 @@ def run_realvvt(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     write_video(args.out, frames, fps=args.fps or conditions.fps)
-    log.info("wrote %s (%d frames, %s, garment %s)", args.out, len(frames), category, garment_path)
-    print(f"wrote {args.out} ({len(frames)} frames)")
+    count = conditions.num_frames
+    log.info("wrote %s (%d frames, %s, garment %s)", args.out, count, category, garment_path)
+    print(f"wrote {args.out} ({count} frames)")
     return 0
 
 
