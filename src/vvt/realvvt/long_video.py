@@ -26,7 +26,14 @@ Readings chosen where the paper is ambiguous (each is also stated where it is im
 - The paper stores the *latents* of the generated keyframes and puts them into the latent agnostic video.
   Here the replacement happens in pixel space, before the clip generator's own VAE encoding, so any clip
   generator fits (:data:`ClipGenerator`). This equals the paper's version up to a VAE decode/encode round
-  trip of the replaced frames.
+  trip of the replaced frames. Strategy ``"algorithm1-latent"`` (:data:`STRATEGIES`) also replaces the
+  *sampled* latents of those frames at every denoising step (``RealVVTPipeline(fixed_latents=...)``), the
+  other reading of "replace agnostic latents with keyframe latents".
+- Noise and guidance (not in the paper, whose clips are short): every call gets its own seed derived from
+  the run's (:func:`call_seed`), and the per-frame guidance ramp can follow the frame's position in the
+  clip (SVD's, restarted in every segment), in the whole video, or be constant (:func:`guidance_scales`).
+- Bounded memory: :func:`iter_long_video` yields each frame as soon as no later call can change it and
+  keeps only the generated keyframes and the current segment (see :mod:`vvt.realvvt.streaming`).
 - "For sequences with keyframes exceeding N, the video is segmented into overlapping segments": the
   same overlapping windows (``overlap`` shared items) are used for the keyframe clips of Step 1 and the
   frame segments of Step 2. The last window is shifted back to end at the last item, so every call but
