@@ -278,7 +278,7 @@ def test_bad_parameters_and_bad_generator_output():
     with pytest.raises(ConfigError, match="d_pose"):
         generate_long_video(FakeClipGenerator(), *args, 4, 0.0, 3, 1, progress=False)
 
-    def half_size(agn, m, dp, g):
+    def half_size(agn, m, dp, g, call):
         return agn[:, ::2]
 
     with pytest.raises(ShapeMismatchError, match="generate_clip must return"):

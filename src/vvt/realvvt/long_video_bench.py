@@ -130,7 +130,7 @@ def quality_part(args: argparse.Namespace, pipeline, size: tuple[int, int], clip
     from vvt.eval.temporal import reference_motion, warping_error
     from vvt.io import read_image, read_video
     from vvt.realvvt.long_video import long_video_plan
-    from vvt.realvvt.tryon import find_sample, iter_try_on_video, read_conditions
+    from vvt.realvvt.tryon import conditions_from_sample, find_sample, iter_try_on_video
 
     root = synth_clip(tmp / "quality", args.frames, size)
     sample = find_sample(root, None)
@@ -138,8 +138,7 @@ def quality_part(args: argparse.Namespace, pipeline, size: tuple[int, int], clip
     garment = read_image(root / "cloth" / garment_name)
     truth = read_video(root.parent / "ground_truth" / "upper_body" / "videos" /
                        f"{Path(person).stem}__{Path(garment_name).stem}.mp4")[0]
-    conditions = read_conditions(sample.agnostic, sample.agnostic_mask, sample.densepose,
-                                 sample.densepose_format, sample.person)
+    conditions = conditions_from_sample(sample)
     mask = np.stack(list(conditions.agnostic_mask))
     motions = reference_motion(truth)
     overlap = clip_len // 4 if args.overlap is None else args.overlap
@@ -155,7 +154,7 @@ def quality_part(args: argparse.Namespace, pipeline, size: tuple[int, int], clip
             min_guidance_scale=pipeline.config.min_guidance_scale,
             max_guidance_scale=pipeline.config.max_guidance_scale,
         )))
-        plan = long_video_plan(iter(conditions.densepose), len(frames), clip_len, args.d_pose, args.s_max,
+        plan = long_video_plan(conditions.iter_densepose(), len(frames), clip_len, args.d_pose, args.s_max,
                                overlap, strategy)
         seams = seam_pairs(plan, len(frames))
         seams_gt[strategy] = seam_jump(truth, mask, seams)
