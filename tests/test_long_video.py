@@ -505,7 +505,7 @@ root = Path(sys.argv[1])
 n = int(sys.argv[2])
 paths = {k: root / k for k in ("agnostic", "agnostic_mask", "densepose")}
 cond = StreamConditions(paths, "vvt_iuv", n, (192, 256), 8.0)
-plan = long_video_plan(cond.iter_densepose(), n, 8, 0.3, 8, 2)
+plan = long_video_plan(cond.iter_densepose(), n, 8, 0.3, 50, 2)
 def gen(a, m, d, g, call):
     return a.copy()
 total = 0
