@@ -144,7 +144,8 @@ def test_a_missing_variant_names_the_files_expected_and_found(folders):
     assert "found config.json, diffusion_pytorch_model.fp16.safetensors" in message
     assert str(folder) in message
     with pytest.raises(WeightsNotFoundError, match="model.fp16.safetensors"):
-        load_part(CLIPVisionModelWithProjection, folders["both"]["clip_dir"].parent / "sd21", "clip_dir", "")
+        # a folder with a config.json but a diffusers model's weights: the CLIP file names are expected
+        load_part(CLIPVisionModelWithProjection, folders["both"]["sd21_dir"] / "unet", "clip_dir", "")
 
 
 class _Float32Allocations(TorchDispatchMode):
