@@ -42,7 +42,7 @@ class EMAConfig:
 class TrainerConfig:
     """The generic accelerate training loop.
 
-    ``optimizer``: ``adamw`` (``torch.optim.AdamW``, the paper's) or ``adamw8bit`` (bitsandbytes'
+    ``optimizer``: ``adamw`` (``torch.optim.AdamW``, the authors') or ``adamw8bit`` (bitsandbytes'
     ``AdamW8bit``: the two moments in 8 bits, 2 instead of 8 bytes per parameter; needs ``pip install
     bitsandbytes`` and a GPU), with the same learning rate, betas, epsilon and weight decay.
     ``batch_size`` is per process and per micro-step: one optimiser step sees
