@@ -55,8 +55,8 @@ def test_vae_realvvt_report_pipeline(synth, tmp_path, capsys):
     assert rc == 0
     from diffusers import AutoencoderKL
 
-    vae = AutoencoderKL.from_pretrained(vae_out / "final")  # the small preset's frame-wise VAE, 2x down
-    assert vae.encode(torch.zeros(1, 3, 64, 48)).latent_dist.mode().shape == (1, 4, 32, 24)
+    vae = AutoencoderKL.from_pretrained(vae_out / "final")  # the small preset's frame-wise VAE, no downsampling
+    assert vae.encode(torch.zeros(1, 3, 64, 48)).latent_dist.mode().shape == (1, 4, 64, 48)
     # the exported scaling factor makes the posterior means of the training clips unit-variance
     cfg = load_config(VAERunConfig, vae_out / "config.yaml")
     task = VAETask(cfg)
@@ -129,7 +129,8 @@ def test_vae_realvvt_report_pipeline(synth, tmp_path, capsys):
     # the ceiling pastes the reconstruction back: outside the mask it is the input, so whole-frame PSNR rises
     assert methods["vae_ceiling"]["psnr"] >= methods["vae_reconstruction"]["psnr"] - 1e-6
     out = capsys.readouterr().out
-    assert "| copy_agnostic | n/a |" in out and "contact_sheet.png" in out
+    assert "| copy the agnostic video | n/a |" in out and "contact_sheet.png" in out
+    assert "| VAE ceiling, the ground truth through the VAE (pasted back) |" in out
     from PIL import Image
 
     sheet = Image.open(rv_out / "contact_sheet.png")

@@ -49,6 +49,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="use truncated videos (fewer frames than their container declares), with a warning")
 
 
+def _forget_categories(stage: Path, unfinished: set[str]) -> None:
+    """Drop the ``layout.json`` entries of ``unfinished`` videos (written when each video started); without any
+    finished video the file describes nothing and is removed."""
+    import json
+
+    from vvt.io import atomic_write_text
+
+    path = stage / "layout.json"
+    if not path.is_file():
+        return
+    if not any((stage / "videos").glob("*.mp4")):
+        path.unlink()
+        return
+    doc = json.loads(path.read_text())
+    if isinstance(doc.get("categories"), dict):
+        doc["categories"] = {v: c for v, c in doc["categories"].items() if v not in unfinished}
+        atomic_write_text(path, json.dumps(doc, indent=2) + "\n")
+
+
 def _keep_finished(stage: Path, inputs: list[Path], garments: list[Path]) -> bool:
     """After an interrupt: drop what unfinished videos and garments left in ``stage`` (keeping finished ones
     and what was there before), then empty folders. True when something worth committing remains."""
@@ -56,10 +75,11 @@ def _keep_finished(stage: Path, inputs: list[Path], garments: list[Path]) -> boo
 
     from vvt.preprocess.pipeline import is_finished, outputs_for
 
-    for path in inputs:
-        if not is_finished(stage, path.stem):
-            for out in [*outputs_for(stage, path.stem).values(), stage / "jitter" / f"{path.stem}.json"]:
-                out.unlink(missing_ok=True)
+    unfinished = {path.stem for path in inputs if not is_finished(stage, path.stem)}
+    for vid in unfinished:
+        for out in [*outputs_for(stage, vid).values(), stage / "jitter" / f"{vid}.json"]:
+            out.unlink(missing_ok=True)
+    _forget_categories(stage, unfinished)
     for g in garments:
         if not (stage / "cloth" / f"{g.stem}.jpg").is_file():
             (stage / "cloth_mask" / f"{g.stem}.jpg").unlink(missing_ok=True)

@@ -1,8 +1,9 @@
 """Models shipped inside the package, loaded by name.
 
-``tiny-synth`` is the ``small`` RealVVT (:mod:`vvt.realvvt.presets`) trained on SynthVVT at 64x48 with
-8-frame clips by the README's recipe (``vvt train vae --config tiny-synth-vae``, then ``vvt train realvvt
---config tiny-synth``); its folder holds the pipeline in the ``RealVVTPipeline.save_pretrained`` layout
+``tiny-synth`` is a RealVVT trained on SynthVVT at 64x48 with 8-frame clips by the earlier 2x-latent version of
+the README's recipe (``vvt train vae --config tiny-synth-vae``, then ``vvt train realvvt --config tiny-synth``, as
+of commit 8ef0433; its saved configs keep those shapes, see its model card); its folder holds the pipeline in
+the ``RealVVTPipeline.save_pretrained`` layout
 (safetensors, float16) and a model card (``README.md``: training data, command, scores, limits). It has only
 ever seen synthetic people: it shows the method working end to end, it does not dress a real person well.
 

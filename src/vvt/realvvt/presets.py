@@ -6,7 +6,8 @@ random.
   embedding), plus the pose guider of Sec. 3.2 (16-32-96-256 channels, output 320 = SVD's ``conv_in`` width).
 * ``tiny``: the same architecture at toy width (two U-Net levels of 32/64 channels, a 2-layer CLIP) so every
   forward, a training step and a 2-step sampling run take seconds on a CPU.
-* ``small``: the CPU-trainable model that learns SynthVVT at 64x48 (the bundled ``tiny-synth`` model). A 64x48
+* ``small``: the CPU-trainable model that learns SynthVVT at 64x48 (the bundled ``tiny-synth`` model was trained
+  with this preset's earlier 2x-latent, 3-level shapes, which its saved configs keep). A 64x48
   frame is the size of the full model's *latent* grid at 512x384, so the small VAE does not downsample (1x)
   and keeps SVD's 4 latent channels (the U-Net input stays 4 noisy + 4 agnostic + 1 mask = 9 channels); its
   four-level U-Nets (32/32/64/96 channels) then see 64x48, 32x24, 16x12 and 8x6 token grids, exactly the full
