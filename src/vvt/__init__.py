@@ -1,4 +1,8 @@
-"""vvt: video virtual try-on (RealVVT, FashionMirror), SynthVVT data, preprocessing and evaluation."""
+"""vvt: video virtual try-on (RealVVT, FashionMirror), SynthVVT data, preprocessing and evaluation.
+
+``vvt.tryon(video, garment, category="upper", weights=None, **sampling)`` and ``vvt.tryon_batch(pairs, out_dir)``
+are the Python API of ``vvt tryon`` (:mod:`vvt.api`), imported on first use so that ``import vvt`` stays light.
+"""
 
 from importlib.metadata import PackageNotFoundError, version
 
@@ -9,4 +13,14 @@ except PackageNotFoundError:  # running from a source tree that was not installe
 
 from vvt.errors import VVTError  # noqa: E402
 
-__all__ = ["VVTError", "__version__"]
+_API = ("tryon", "tryon_batch", "TryOnResult")
+
+__all__ = ["VVTError", "__version__", *_API]
+
+
+def __getattr__(name: str):
+    if name in _API:
+        import importlib
+
+        return getattr(importlib.import_module("vvt.api"), name)
+    raise AttributeError(f"module 'vvt' has no attribute {name!r}")

@@ -5,7 +5,8 @@
   folder; its suffix is one the command writes).
 * :func:`check_numbers`: numeric options are in range (``--fps`` > 0, ``--steps`` >= 1, ...), with
   :class:`Bound`, which :mod:`vvt.config` also uses for config values.
-* :func:`resolve_device`: ``auto`` / ``cpu`` / ``cuda`` / ``cuda:N`` / ``mps`` -> a device that exists here.
+* :func:`resolve_device`: ``auto`` / ``cpu`` / ``cuda`` / ``cuda:N`` / ``mps`` -> a device that exists here;
+  :func:`add_device_argument` is the one ``--device`` option of every command (default ``auto``).
 
 Every problem is one line naming the path or option and what to do (:class:`~vvt.errors.OutputPathError`,
 :class:`~vvt.errors.OptionError`). This module imports no heavy library (torch only inside
@@ -159,6 +160,27 @@ def check_run_folder(path: str | Path, inputs: Mapping[str, str | Path | None] |
 
 
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda)(?::(\d+))?$")
+
+
+def has_accelerator() -> bool:
+    """Whether a GPU-like device exists; without one, several processes started by ``accelerate launch`` work
+    on the CPU over gloo (``Accelerator(cpu=True)`` / ``PartialState(cpu=True)``: accelerate's default state
+    would leave each of them alone, as process 0 of 1)."""
+    import torch
+
+    mps = getattr(torch.backends, "mps", None)
+    xpu = getattr(torch, "xpu", None)
+    return torch.cuda.is_available() or bool(mps and mps.is_available()) or bool(xpu and xpu.is_available())
+
+
+def add_device_argument(parser: Any, what: str = "") -> None:
+    """Add the ``--device`` option (default ``auto``: CUDA when available), resolved by :func:`resolve_device`;
+    ``what``: what runs on it, for the help."""
+    parser.add_argument(
+        "--device",
+        default="auto",
+        help=f"torch device{' of ' + what if what else ''}: auto (CUDA when available), cpu, cuda, cuda:N or mps",
+    )
 
 
 def resolve_device(spec: str, option: str = "--device") -> str:

@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "preprocess": ("vvt.commands.preprocess", "person videos/photos, garment photos -> ViViD layout (offline)"),
     "train": ("vvt.commands.train", "train with accelerate (vae, realvvt, fashionmirror) and report on a tiny run"),
     "tryon": ("vvt.commands.tryon", "try on a garment: RealVVT (video), FashionMirror (image + pose video)"),
+    "demo": ("vvt.commands.demo", "the try-on web demo (Gradio) on this machine: upload a video and a garment"),
     "eval": ("vvt.commands.eval", "score predictions vs ground truth: SSIM, LPIPS, FID/KID, VFID, temporal"),
     "bench": ("vvt.commands.bench", "benchmarks that write JSON: synth, preprocess, realvvt, fashionmirror, quality"),
 }

@@ -1,5 +1,11 @@
 """``vvt tryon``: dress a person in a garment and write the result as a video.
 
+Three ways in: one video (``--video``, or prepared streams), a catalogue (``--pairs pairs.csv --out DIR``,
+:mod:`vvt.batch`) and the bundled example (``--example``: a SynthVVT clip and garment shipped in the package,
+with its ground truth; writes the video, a side-by-side PNG and the SSIM inside the mask). Without
+``--weights`` RealVVT runs the bundled model (:mod:`vvt.models`). Every option, input and output path is
+checked before the model loads (:func:`check_arguments`).
+
 Methods are entries of :data:`METHODS` (name -> runner); each runner validates its own inputs before any
 model work. ``fashionmirror`` (FashionMirror, ICCV 2021) takes a person *image*, a garment image and a
 driving *pose video*: the pose video is turned into OpenPose-style skeletons on the fly (mediapipe,
@@ -12,9 +18,9 @@ read from prepared streams (a ViViD-layout folder with ``--data``, or ``--agnost
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 
+from vvt.checks import add_device_argument
 from vvt.pose.densepose import DENSEPOSE_FORMATS
 
 METHODS_HELP = {
@@ -25,27 +31,43 @@ METHODS_HELP = {
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
-        "Generate a try-on video. Examples: "
-        "vvt tryon --method realvvt --weights runs/realvvt/final --video me.mp4 --garment shirt.jpg "
-        "--category upper --out me_in_shirt.mp4 | "
-        "vvt tryon --method realvvt --weights runs/realvvt --data data/vivid/upper_body --sample upper1 "
-        "--garment 00057_00 --out upper1_00057.mp4 | "
-        "vvt tryon --method fashionmirror --weights runs/fm/final "
+        "Generate a try-on video. Start with the bundled example: vvt tryon --example --out example.mp4 | "
+        "your video, bundled model: vvt tryon --video me.mp4 --garment shirt.jpg --category upper --out "
+        "me_in_shirt.mp4 | your weights: add --weights runs/realvvt/final | a catalogue: vvt tryon --pairs "
+        "pairs.csv --out results/ (CSV columns video, garment, category, optional out) | prepared streams: "
+        "vvt tryon --data data/vivid/upper_body --sample upper1 --garment 00057_00 --out upper1_00057.mp4 | "
+        "FashionMirror: vvt tryon --method fashionmirror --weights runs/fm/final "
         "--person me.jpg --garment shirt.jpg --pose-video dance.mp4 --out me_in_shirt.mp4"
     )
     parser.add_argument(
         "--method",
         choices=sorted(METHODS_HELP),
-        default="fashionmirror",
+        default="realvvt",
         help="; ".join(f"{k}: {v}" for k, v in METHODS_HELP.items()),
     )
     parser.add_argument(
         "--weights",
         type=Path,
-        required=True,
+        default=None,
         help="folder of the trained model (written by save_pretrained / `vvt train`; for realvvt also a "
-        "`vvt train realvvt` run folder, whose final/ EMA export is used)",
+        "`vvt train realvvt` run folder, whose final/ EMA export is used). realvvt without it: the bundled "
+        "tiny-synth model (64x48, synthetic people only; a demonstration). fashionmirror: required",
     )
+    parser.add_argument(
+        "--example",
+        action="store_true",
+        help="[realvvt] try the bundled garment on the bundled SynthVVT clip; writes --out, a side-by-side "
+        "PNG beside it (input | garment | result | ground truth) and prints the SSIM inside the mask",
+    )
+    parser.add_argument(
+        "--pairs",
+        type=Path,
+        help="[realvvt] catalogue batch: a CSV with columns video, garment, category (optional out, a file "
+        "name in --out); --out is then a folder. Each video is preprocessed once (cached in OUT/.vvt-cache), "
+        "finished outputs are skipped, failures are listed at the end (exit 1). Under `accelerate launch` "
+        "the pairs are split across processes",
+    )
+    parser.add_argument("--cache", type=Path, help="[--pairs] preprocessing cache folder (None: OUT/.vvt-cache)")
     parser.add_argument("--person", type=Path, help="[fashionmirror] image of the person to dress")
     parser.add_argument(
         "--garment",
@@ -57,7 +79,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         required=True,
         help="output video: .mp4, .gif, or a path without suffix for a folder of PNG frames; it has the input "
-        "video's size (an odd size in .mp4 is encoded H.264 4:4:4, which some players cannot open)",
+        "video's size (an odd size in .mp4 is encoded H.264 4:4:4, which some players cannot open). With "
+        "--pairs: the output folder",
     )
     parser.add_argument(
         "--pose-video",
@@ -83,9 +106,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fps", type=float, default=None, help="output frame rate (None: the pose / person video's)"
     )
-    parser.add_argument(
-        "--device", default="auto", help="torch device: auto (CUDA when available), cpu, cuda, cuda:N or mps"
-    )
+    add_device_argument(parser)
     parser.add_argument(
         "--allow-truncated",
         action="store_true",
@@ -143,19 +164,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sampling.add_argument(
         "--d-pose",
         type=float,
-        default=0.15,
-        help="[realvvt] keyframe threshold: RMS DensePose difference in [0, 1] from the last keyframe",
+        default=None,
+        help="[realvvt] keyframe threshold: RMS DensePose difference in [0, 1] from the last keyframe (None: 0.15)",
     )
-    sampling.add_argument("--s-max", type=int, default=16, help="[realvvt] largest stride between keyframes")
+    sampling.add_argument("--s-max", type=int, help="[realvvt] largest stride between keyframes (None: 16)")
     sampling.add_argument(
         "--overlap", type=int, help="[realvvt] frames shared by consecutive segments (None: clip-len // 4)"
     )
-    sampling.add_argument("--steps", type=int, default=25, help="[realvvt] denoising steps")
     sampling.add_argument(
-        "--guidance-min", type=float, default=1.0, help="[realvvt] garment guidance scale of the first frame"
+        "--steps", type=int, help="[realvvt] denoising steps (None: the model's saved setting, 25 for tiny-synth)"
     )
     sampling.add_argument(
-        "--guidance-max", type=float, default=3.0, help="[realvvt] garment guidance scale of the last frame"
+        "--guidance-min", type=float, help="[realvvt] garment guidance scale of the first frame (None: the model's)"
+    )
+    sampling.add_argument(
+        "--guidance-max", type=float, help="[realvvt] garment guidance scale of the last frame (None: the model's)"
     )
     sampling.add_argument("--seed", type=int, default=0, help="[realvvt] seed of the sampling noise")
     sampling.add_argument(
@@ -175,6 +198,8 @@ def run_fashionmirror(args: argparse.Namespace) -> int:
     from vvt.pose.openpose import load_keypoints
 
     log = logging.getLogger(__name__)
+    if args.weights is None:
+        raise InputFileError("--weights", "fashionmirror needs trained weights (--weights DIR); none are bundled")
     if args.person is None or args.garment is None:
         raise InputFileError(
             "--person" if args.person is None else "--garment",
@@ -210,7 +235,8 @@ def run_fashionmirror(args: argparse.Namespace) -> int:
 
 
 def _realvvt_inputs(args: argparse.Namespace) -> tuple:
-    """``(VideoConditions, garment photo path, category, prepare)`` from the arguments; ``prepare``: cut the
+    """``(VideoConditions or the --video path, garment photo path, category, prepare)`` from the arguments;
+    ``prepare``: cut the
     garment out and centre it (any photo but one from the dataset's own ``cloth/``, which is used as trained
     on)."""
     from vvt.errors import InputFileError
@@ -259,45 +285,7 @@ def _realvvt_inputs(args: argparse.Namespace) -> tuple:
         raise InputFileError(
             "--video", "realvvt needs a person video (--video) or prepared streams (--data, --agnostic ...)"
         )
-    return _conditions_of_video(args.video, args.max_frames, category), garment, category, prepare
-
-
-def _conditions_of_video(video: Path, max_frames: int | None, category: str):
-    """Preprocess the first ``max_frames`` frames of a person video (all without it).
-
-    Mediapipe may miss a person in the first frames of a clip and find them only by tracking from later ones
-    (the real ViViD clip: none of its first 8 frames alone). So where no person is found in the first
-    ``max_frames`` frames, the first 2x, 4x, ... frames (up to the whole video) are preprocessed and cut back.
-    """
-    import logging
-
-    from vvt.io import read_video, video_info
-    from vvt.preprocess.keypoints import NoPersonError
-    from vvt.realvvt.tryon import conditions_from_video
-
-    n = max_frames
-    while True:
-        frames, fps = read_video(video, max_frames=n)
-        try:
-            conditions = conditions_from_video(frames, fps, category, str(video))
-        except NoPersonError:
-            if n is None or len(frames) < n or n >= video_info(video).num_frames:  # the whole video was seen
-                raise
-            logging.getLogger(__name__).warning(
-                "%s: no person found in the first %d frame(s); tracking through the first %d", video, n, 2 * n
-            )
-            n *= 2
-            continue
-        if max_frames is None or len(frames) <= max_frames:
-            return conditions
-        keep = slice(0, max_frames)
-        return dataclasses.replace(
-            conditions,
-            agnostic=conditions.agnostic[keep],
-            agnostic_mask=conditions.agnostic_mask[keep],
-            densepose=conditions.densepose[keep],
-            person=None if conditions.person is None else conditions.person[keep],
-        )
+    return args.video, garment, category, prepare  # preprocessed by vvt.api.tryon (its preprocess stage)
 
 
 def _garment_path(garment: str, cloth: Path | None) -> Path:
@@ -316,44 +304,75 @@ def _garment_path(garment: str, cloth: Path | None) -> Path:
     raise InputFileError(path, "garment image not found")
 
 
+def _sampling(args: argparse.Namespace) -> dict:
+    """The keyword arguments of :func:`vvt.api.tryon` given on the command line."""
+    from vvt.realvvt.tryon import parse_size
+
+    return {
+        "dtype": args.dtype,
+        "fps": args.fps,
+        "max_frames": args.max_frames,
+        "size": parse_size(args.size) if args.size is not None else None,
+        "clip_len": args.clip_len,
+        "steps": args.steps,
+        "guidance_min": args.guidance_min,
+        "guidance_max": args.guidance_max,
+        "seed": args.seed,
+        "d_pose": args.d_pose,
+        "s_max": args.s_max,
+        "overlap": args.overlap,
+    }
+
+
+def _timing_line(timings: dict) -> str:
+    from vvt.realvvt.tryon import STAGES
+
+    return ", ".join(f"{name} {timings[name]:.1f}s" for name in STAGES if name in timings)
+
+
+def run_example(args: argparse.Namespace) -> int:
+    from vvt.api import run_example as example
+
+    report = example(args.out, args.weights, args.device, seed=args.seed, steps=args.steps)
+    print(f"wrote {report['video']} and {report['sheet']} (input | garment | result | ground truth)")
+    print(f"SSIM in the agnostic mask vs the ground truth: {report['ssim_in_mask']:.3f} (1 = identical)")
+    print(f"{report['seconds']:.1f}s ({_timing_line(report['timings'])}) with {report['weights']}")
+    return 0
+
+
+def run_pairs(args: argparse.Namespace) -> int:
+    from vvt.batch import read_pairs, run_batch
+
+    pairs = read_pairs(args.pairs, args.out)
+    options = _sampling(args)
+    options["prepare_garment"] = not args.no_garment_prep
+    summary = run_batch(pairs, args.out, args.weights, cache_dir=args.cache, device=args.device, **options)
+    from accelerate import PartialState
+
+    if PartialState().is_main_process:
+        print("\n".join(summary.lines()))
+    return 0 if summary.ok else 1
+
+
 def run_realvvt(args: argparse.Namespace) -> int:
     import logging
 
-    from vvt.errors import ConfigError
-    from vvt.io import read_image, write_video
-    from vvt.preprocess.garment import prepare_garment
-    from vvt.realvvt.tryon import load_pipeline, parse_size, pipeline_folder, training_defaults, try_on_video
+    from vvt.api import tryon, weights_folder
 
     log = logging.getLogger(__name__)
-    size = parse_size(args.size) if args.size is not None else None
-    if args.overlap is not None and args.clip_len is not None and args.overlap >= args.clip_len:
-        raise ConfigError(f"--overlap {args.overlap} must be smaller than --clip-len {args.clip_len}")
-    pipeline_folder(args.weights)  # a missing or wrong folder fails before any preprocessing
-    conditions, garment_path, category, prepare = _realvvt_inputs(args)
-    garment = read_image(garment_path)
-
-    pipeline = load_pipeline(args.weights, args.device, args.dtype)
-    default_size, default_clip_len = training_defaults(args.weights, pipeline)
-    size = size or default_size
-    if prepare:
-        garment = prepare_garment(garment, *size, name=str(garment_path))[0]
-    frames = try_on_video(
-        pipeline,
-        conditions,
-        garment,
-        size,
-        clip_len=args.clip_len or default_clip_len,
-        d_pose=args.d_pose,
-        s_max=args.s_max,
-        overlap=args.overlap,
-        num_inference_steps=args.steps,
-        min_guidance_scale=args.guidance_min,
-        max_guidance_scale=args.guidance_max,
-        seed=args.seed,
-    )
-    write_video(args.out, frames, fps=args.fps or conditions.fps)
-    log.info("wrote %s (%d frames, %s, garment %s)", args.out, len(frames), category, garment_path)
-    print(f"wrote {args.out} ({len(frames)} frames)")
+    if args.example:
+        return run_example(args)
+    if args.pairs is not None:
+        return run_pairs(args)
+    if args.weights is not None:
+        weights_folder(args.weights)  # a missing or wrong folder fails before any stream is read
+    options = _sampling(args)
+    video, garment_path, category, prepare = _realvvt_inputs(args)
+    result = tryon(video, garment_path, category, args.weights, device=args.device, prepare_garment=prepare,
+                   **options)
+    result.write(args.out)
+    log.info("wrote %s (%d frames, %s, garment %s)", args.out, len(result.frames), category, garment_path)
+    print(f"wrote {args.out} ({len(result.frames)} frames; {_timing_line(result.timings)})")
     return 0
 
 
@@ -361,29 +380,39 @@ METHODS = {"fashionmirror": run_fashionmirror, "realvvt": run_realvvt}
 
 
 def check_arguments(args: argparse.Namespace) -> None:
-    """Options in range, an output path that destroys nothing, an available device: before any work."""
-    from vvt.checks import Bound, check_numbers, check_output, resolve_device
+    """Options in range, a garment photo that can be tried on, an output path that destroys nothing, an
+    available device: before any model loads."""
+    from vvt.api import VIDEO_SUFFIXES, check_sampling, read_garment
+    from vvt.checks import check_output, resolve_device
+    from vvt.errors import OptionError
 
-    check_numbers({
-        "--fps": (args.fps, Bound(gt=0, le=1000)),
-        "--max-frames": (args.max_frames, Bound(ge=1)),
-        "--steps": (args.steps, Bound(ge=1)),
-        "--clip-len": (args.clip_len, Bound(ge=1)),
-        "--d-pose": (args.d_pose, Bound(ge=0, le=1)),
-        "--s-max": (args.s_max, Bound(ge=1)),
-        "--overlap": (args.overlap, Bound(ge=0)),
-        "--guidance-min": (args.guidance_min, Bound(ge=0)),
-        "--guidance-max": (args.guidance_max, Bound(ge=0)),
-        "--seed": (args.seed, Bound(ge=0)),
-    })
+    check_sampling(
+        fps=args.fps, max_frames=args.max_frames, steps=args.steps, clip_len=args.clip_len, d_pose=args.d_pose,
+        s_max=args.s_max, overlap=args.overlap, guidance_min=args.guidance_min, guidance_max=args.guidance_max,
+        seed=args.seed,
+    )
+    modes = [name for name, on in (("--example", args.example), ("--pairs", args.pairs is not None),
+                                   ("--video/--data/--agnostic", any((args.video, args.data, args.agnostic))))
+             if on]
+    if len(modes) > 1:
+        raise OptionError(f"give one of {' or '.join(modes)}, not both")
+    if (args.example or args.pairs is not None) and args.method != "realvvt":
+        raise OptionError(f"{modes[0]} runs RealVVT: leave out --method {args.method}")
     inputs = {
         f"--{name.replace('_', '-')}": getattr(args, name)
         for name in ("weights", "person", "garment", "pose_video", "pose_keypoints", "person_keypoints", "video",
-                     "data", "agnostic", "agnostic_mask", "densepose")
+                     "data", "agnostic", "agnostic_mask", "densepose", "pairs", "cache")
     }
-    check_output(args.out, folder=args.out.suffix == "", suffixes=("", ".mp4", ".gif", ".mov", ".mkv"),
-                 inputs=inputs)
-    args.device = resolve_device(args.device)
+    if args.pairs is not None:
+        check_output(args.out, folder=True, inputs=inputs)
+    elif args.example:
+        check_output(args.out, folder=False, suffixes=VIDEO_SUFFIXES, inputs=inputs)
+        check_output(args.out.with_suffix(".png"), folder=False, inputs=inputs)
+    else:
+        check_output(args.out, folder=args.out.suffix == "", suffixes=("", *VIDEO_SUFFIXES), inputs=inputs)
+    if args.garment is not None and Path(args.garment).is_file():
+        read_garment(Path(args.garment))  # readable, not blank, not a decompression bomb
+    args.device = resolve_device(args.device)  # under `accelerate launch` --pairs uses each process's device
 
 
 def run(args: argparse.Namespace) -> int:

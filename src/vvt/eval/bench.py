@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from vvt.checks import add_device_argument
 from vvt.commands import add_strict_argument, size_arg
 
 
@@ -72,9 +73,7 @@ def add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
         "scikit-image); default: the protocol's (full)",
     )
     parser.add_argument("--max-frames", type=int, default=None, help="evaluate only the first N frames")
-    parser.add_argument(
-        "--device", default="auto", help="torch device of the networks: auto (CUDA when available), cpu, cuda[:N], mps"
-    )
+    add_device_argument(parser, "the networks")
     parser.add_argument(
         "--allow-truncated",
         action="store_true",

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import yaml
 
+from vvt.checks import add_device_argument
 from vvt.commands import add_strict_argument
 from vvt.errors import InputFileError, VVTError
 from vvt.eval.evaluator import ALL_METRICS
@@ -238,7 +239,7 @@ def add_arguments(parser) -> None:
         default=None,
         help="folder with the metric networks' weight files (default: $VVT_WEIGHTS); see vvt.eval.weights",
     )
-    parser.add_argument("--device", default="cpu", help="torch device of the networks, e.g. cpu or cuda")
+    add_device_argument(parser, "the networks")
     parser.add_argument("--seed", type=int, default=0, help="seed of KID's subsets")
     parser.add_argument(
         "--out", type=Path, default=Path("bench-table"), help="output folder (table.md, table.json)"
@@ -247,8 +248,10 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> dict:
+    from vvt.checks import resolve_device
     from vvt.data.layouts import strict_layouts
 
+    args.device = resolve_device(args.device)
     with strict_layouts(args.strict):
         result = run_table(
             args.paper,

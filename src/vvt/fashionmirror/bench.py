@@ -26,6 +26,8 @@ import statistics
 import time
 from pathlib import Path
 
+from vvt.checks import add_device_argument
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--video", type=Path, help="person video (default: scikit-image's astronaut photo)")
@@ -44,10 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--parser", default="offline", help="human parsing backend: offline or a SegFormer folder"
     )
-    parser.add_argument(
-        "--device", default="auto", help="torch device for the CMN and SegFormer: auto (CUDA when available), "
-        "cpu, cuda[:N] or mps"
-    )
+    add_device_argument(parser, "the CMN and SegFormer")
 
 
 def _frames(args: argparse.Namespace):

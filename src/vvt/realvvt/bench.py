@@ -23,6 +23,7 @@ import resource
 import sys
 import time
 
+from vvt.checks import add_device_argument
 from vvt.commands import size_arg
 
 
@@ -56,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="weights and activations dtype (auto: float16 on CUDA, float32 on CPU)",
     )
-    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda[:N] or mps")
+    add_device_argument(parser)
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and inputs")
 
 

@@ -26,7 +26,10 @@ takes a real video of any size and length:
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +47,89 @@ PAPER_SIZE = (512, 384)
 DEFAULT_D_POSE = 0.15
 DEFAULT_S_MAX = 16
 WEIGHTS_HINT = "a folder written by RealVVTPipeline.save_pretrained, or a `vvt train realvvt` run (RUN/final)"
+#: the stages of a try-on, in order; each has a progress bar and a timing line (:class:`StageTimer`)
+STAGES = ("preprocess", "encode", "sample", "decode", "write")
+
+
+class StageTimer:
+    """Wall-clock seconds spent in each stage of :data:`STAGES` (summed over clips), one progress bar per stage
+    while it runs and one log line per stage when it ends.
+
+    ``preprocess`` (conditions, letterbox) and ``write`` are timed around their code with :meth:`stage`;
+    ``encode`` (garment and agnostic video through the VAE and CLIP), ``sample`` (the Euler steps) and
+    ``decode`` (the VAE decoder) happen inside each pipeline call, so :meth:`watch` times the pipeline's
+    encode and decode methods and ``sample`` is the rest of the generation time.
+    """
+
+    def __init__(self, progress: bool = True):
+        self.seconds: dict[str, float] = {}
+        self.progress = progress
+
+    def add(self, name: str, seconds: float) -> None:
+        self.seconds[name] = self.seconds.get(name, 0.0) + seconds
+
+    def log(self, name: str) -> None:
+        logger.info("stage %-10s %7.2fs", name, self.seconds.get(name, 0.0))
+
+    @contextlib.contextmanager
+    def stage(self, name: str, total: int | None = None, unit: str = "frame") -> Iterator[Any]:
+        """Time the block as stage ``name``; yields its tqdm bar (``total`` units)."""
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, desc=name, unit=unit, disable=not self.progress, leave=False)
+        tick = time.perf_counter()
+        try:
+            yield bar
+        finally:
+            bar.close()
+            self.add(name, time.perf_counter() - tick)
+            self.log(name)
+
+    @contextlib.contextmanager
+    def watch(self, pipeline: Any, clips: int) -> Iterator[None]:
+        """Time ``encode``/``sample``/``decode`` of the pipeline calls made in the block (``clips`` of them)."""
+        from tqdm.auto import tqdm
+
+        model = pipeline.model
+        originals = {
+            "encode_garment": model.encode_garment,
+            "encode_agnostic": model.encode_agnostic,
+            "decode_latents": pipeline.decode_latents,
+        }
+        bars = {
+            name: tqdm(total=clips, desc=name, unit="clip", disable=not self.progress, leave=False)
+            for name in ("encode", "decode")
+        }
+
+        def timed(fn: Any, name: str, tick_bar: bool) -> Any:
+            def call(*args: Any, **kwargs: Any) -> Any:
+                tick = time.perf_counter()
+                try:
+                    return fn(*args, **kwargs)
+                finally:
+                    self.add(name, time.perf_counter() - tick)
+                    if tick_bar:
+                        bars[name].update()
+
+            return call
+
+        model.encode_garment = timed(originals["encode_garment"], "encode", False)
+        model.encode_agnostic = timed(originals["encode_agnostic"], "encode", True)
+        pipeline.decode_latents = timed(originals["decode_latents"], "decode", True)
+        before = {k: self.seconds.get(k, 0.0) for k in ("encode", "decode")}
+        tick = time.perf_counter()
+        try:
+            yield
+        finally:
+            for name in ("encode_garment", "encode_agnostic"):
+                del model.__dict__[name]
+            del pipeline.__dict__["decode_latents"]
+            for bar in bars.values():
+                bar.close()
+            spent = sum(self.seconds.get(k, 0.0) - before[k] for k in before)
+            self.add("sample", max(0.0, time.perf_counter() - tick - spent))
+            for name in ("encode", "sample", "decode"):
+                self.log(name)
 
 
 @dataclass
@@ -108,6 +194,46 @@ def conditions_from_video(
         len(frames),
     )
     return VideoConditions(result.agnostic, result.agnostic_mask, result.densepose, fps, frames, name)
+
+
+def conditions_of_video_file(
+    video: str | Path, category: str, max_frames: int | None = None, fps: float | None = None
+) -> VideoConditions:
+    """Read and preprocess the first ``max_frames`` frames of a person video file (all without it).
+
+    Mediapipe may miss a person in the first frames of a clip and find them only by tracking from later ones
+    (the real ViViD clip: none of its first 8 frames alone). So where no person is found in the first
+    ``max_frames`` frames, the first 2x, 4x, ... frames (up to the whole video) are preprocessed and cut back.
+    ``fps`` overrides the file's frame rate.
+    """
+    import dataclasses
+
+    from vvt.io import read_video, video_info
+    from vvt.preprocess.keypoints import NoPersonError
+
+    n = max_frames
+    while True:
+        frames, video_fps = read_video(video, max_frames=n)
+        try:
+            conditions = conditions_from_video(frames, fps or video_fps, category, str(video))
+        except NoPersonError:
+            if n is None or len(frames) < n or n >= video_info(video).num_frames:  # the whole video was seen
+                raise
+            logger.warning(
+                "%s: no person found in the first %d frame(s); tracking through the first %d", video, n, 2 * n
+            )
+            n *= 2
+            continue
+        if max_frames is None or len(frames) <= max_frames:
+            return conditions
+        keep = slice(0, max_frames)
+        return dataclasses.replace(
+            conditions,
+            agnostic=conditions.agnostic[keep],
+            agnostic_mask=conditions.agnostic_mask[keep],
+            densepose=conditions.densepose[keep],
+            person=None if conditions.person is None else conditions.person[keep],
+        )
 
 
 def read_conditions(
@@ -329,6 +455,7 @@ def try_on_video(
     seed: int = 0,
     feather_radius: int = 4,
     progress: bool = True,
+    timer: StageTimer | None = None,
 ) -> np.ndarray:
     """Try ``garment`` on the person of ``conditions``: ``(F, H0, W0, 3)`` uint8 frames at the input size.
 
@@ -349,8 +476,16 @@ def try_on_video(
         seed: the seed of every clip's noise (:func:`vvt.realvvt.long_video.clip_generator_from_pipeline`).
         feather_radius: paste-back feather in *working* pixels; scaled to the input size for the final blend.
         progress: tqdm bars over the clips.
+        timer: collects the time of each stage (:class:`StageTimer`; a new one when None): ``preprocess``
+            (the letterbox to the working size), ``encode``, ``sample``, ``decode``, and the paste-back at the
+            input size (also ``decode``).
     """
-    from vvt.realvvt.long_video import clip_generator_from_pipeline, generate_long_video
+    from vvt.realvvt.long_video import (
+        clip_generator_from_pipeline,
+        generate_long_video,
+        plan_long_video,
+        select_keyframes,
+    )
 
     check_size(size)
     if garment.ndim != 3 or garment.shape[-1] != 3 or garment.dtype != np.uint8:
@@ -369,7 +504,20 @@ def try_on_video(
         *box.scaled,
         clip_len,
     )
-    pipeline.set_progress_bar_config(disable=not progress, leave=False, desc="denoising")
+    timer = timer if timer is not None else StageTimer(progress)
+    with timer.stage("preprocess", total=3, unit="stream") as bar:
+        agnostic = box.images_to_working(conditions.agnostic)
+        bar.update()
+        agnostic_mask = box.mask_to_working(conditions.agnostic_mask)
+        bar.update()
+        densepose = box.labels_to_working(conditions.densepose)
+        bar.update()
+        garment = fit_garment(garment, size)
+    num_frames = len(agnostic)
+    keyframes = select_keyframes(densepose, d_pose, s_max) if num_frames > clip_len else []
+    clips = len(plan_long_video(num_frames, keyframes, clip_len, overlap).calls)
+
+    pipeline.set_progress_bar_config(disable=not progress, leave=False, desc="sample")
     generate_clip = clip_generator_from_pipeline(
         pipeline,
         seed=seed,
@@ -378,21 +526,25 @@ def try_on_video(
         max_guidance_scale=max_guidance_scale,
         feather_radius=feather_radius,
     )
-    frames = generate_long_video(
-        generate_clip,
-        box.images_to_working(conditions.agnostic),
-        box.mask_to_working(conditions.agnostic_mask),
-        box.labels_to_working(conditions.densepose),
-        fit_garment(garment, size),
-        clip_len=clip_len,
-        d_pose=d_pose,
-        s_max=s_max,
-        overlap=overlap,
-        progress=progress,
-    )
+    with timer.watch(pipeline, clips):
+        frames = generate_long_video(
+            generate_clip,
+            agnostic,
+            agnostic_mask,
+            densepose,
+            garment,
+            clip_len=clip_len,
+            d_pose=d_pose,
+            s_max=s_max,
+            overlap=overlap,
+            progress=progress,
+        )
+    tick = time.perf_counter()
     base = conditions.person if conditions.person is not None else conditions.agnostic
     radius = round(feather_radius * conditions.size[0] / box.scaled[0])
-    return paste_back(box.to_input(frames), base, conditions.agnostic_mask, radius)
+    out = paste_back(box.to_input(frames), base, conditions.agnostic_mask, radius)
+    timer.add("decode", time.perf_counter() - tick)
+    return out
 
 
 def check_size(size: tuple[int, int]) -> None:
@@ -468,12 +620,17 @@ def _one_line(exc: BaseException, limit: int = 300) -> str:
 
 
 def training_defaults(path: str | Path, pipeline: Any) -> tuple[tuple[int, int], int]:
-    """Default working size ``(H, W)`` and clip length of a model: the training run's ``data.size`` and
-    ``data.frames`` when ``path`` is a ``vvt train realvvt`` run or its ``final/`` (``config.yaml`` beside
-    it), else RealVVT's 512x384 (Sec. 4) and the U-Net's configured ``num_frames`` (25 for SVD-XT)."""
+    """Default working size ``(H, W)`` and clip length of a model: the settings saved with the pipeline
+    (``pipeline.trained_size``, ``pipeline.config.num_frames``); for a folder that does not hold them, the
+    training run's ``data.size`` and ``data.frames`` when ``path`` is a ``vvt train realvvt`` run or its
+    ``final/`` (``config.yaml`` beside it); else RealVVT's 512x384 (Sec. 4) and the U-Net's configured
+    ``num_frames`` (25 for SVD-XT)."""
     from vvt.config import read_yaml
 
-    size, frames = PAPER_SIZE, int(pipeline.unet.config.num_frames)
+    size, frames = pipeline.trained_size, pipeline.config.get("num_frames")
+    if size is not None and frames:
+        return size, int(frames)
+    size, frames = size or PAPER_SIZE, int(frames or pipeline.unet.config.num_frames)
     path = Path(path)
     for run in (path, path.parent):
         config = run / "config.yaml"

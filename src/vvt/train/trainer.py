@@ -70,6 +70,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, default_collate
 
+from vvt.checks import has_accelerator
 from vvt.config import save_config, to_dict, value_problems
 from vvt.errors import ConfigError, VVTError
 from vvt.io.atomic import is_vvt_output, mark_output
@@ -183,13 +184,6 @@ def to_device(batch: Any, device: torch.device) -> Any:
     return batch
 
 
-def _has_accelerator() -> bool:
-    """Whether a GPU-like device exists; without one, several launched processes train on the CPU (gloo)."""
-    mps = getattr(torch.backends, "mps", None)
-    xpu = getattr(torch, "xpu", None)
-    return torch.cuda.is_available() or bool(mps and mps.is_available()) or bool(xpu and xpu.is_available())
-
-
 def _enable_gradient_checkpointing(name: str, module: nn.Module) -> None:
     if getattr(module, "_supports_gradient_checkpointing", False):
         module.enable_gradient_checkpointing()
@@ -234,7 +228,7 @@ class Trainer:
                 project_dir=str(self.output_dir), logging_dir=str(self.output_dir / "logs")
             ),
             step_scheduler_with_optimizer=False,
-            cpu=not _has_accelerator(),
+            cpu=not has_accelerator(),
             kwargs_handlers=[
                 DistributedDataParallelKwargs(
                     find_unused_parameters=bool(getattr(task, "find_unused_parameters", False))
