@@ -108,7 +108,7 @@ def test_cli_bad_inputs_fail_clearly(inputs, capsys, change, message):
         "--out": "bad.mp4",
     }
     opts.update(change)
-    argv = ["tryon"] + [x for k, v in opts.items() for x in (k, str(root / v))]
+    argv = ["tryon", "--method", "fashionmirror"] + [x for k, v in opts.items() for x in (k, str(root / v))]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err

@@ -425,9 +425,8 @@ def test_max_frames_tracks_through_later_frames_when_the_first_show_nobody(tmp_p
     first 8 frames and finds them only by tracking from later ones), while all 48 frames worked. Here a
     stand-in preprocessor finds a person only in 16 frames or more: the first 4 come back, cut from those."""
     import vvt.realvvt.tryon as realvvt_tryon
-    from vvt.commands.tryon import _conditions_of_video
     from vvt.preprocess.keypoints import NoPersonError
-    from vvt.realvvt.tryon import VideoConditions
+    from vvt.realvvt.tryon import VideoConditions, conditions_of_video_file
 
     frames = np.arange(24, dtype=np.uint8)[:, None, None, None].repeat(8, 1).repeat(6, 2).repeat(3, 3)
     write_video(tmp_path / "clip", frames)
@@ -440,15 +439,15 @@ def test_max_frames_tracks_through_later_frames_when_the_first_show_nobody(tmp_p
         return VideoConditions(frames, np.ones(frames.shape[:3], bool), frames, fps, frames, name)
 
     monkeypatch.setattr(realvvt_tryon, "conditions_from_video", preprocess)
-    conditions = _conditions_of_video(tmp_path / "clip", 4, "upper")
+    conditions = conditions_of_video_file(tmp_path / "clip", "upper", 4)
     assert seen == [4, 8, 16]
     assert conditions.agnostic.shape == (4, 8, 6, 3) and conditions.person.shape == (4, 8, 6, 3)
     np.testing.assert_array_equal(conditions.person[:, 0, 0, 0], [0, 1, 2, 3])
-    assert len(_conditions_of_video(tmp_path / "clip", None, "upper").agnostic) == 24  # no retry without a cap
+    assert len(conditions_of_video_file(tmp_path / "clip", "upper", None).agnostic) == 24  # no retry without a cap
     seen.clear()
     monkeypatch.setattr(realvvt_tryon, "conditions_from_video", lambda f, *a, **k: preprocess(f[:0], *a, **k))
     with pytest.raises(NoPersonError, match="no person found"):  # nobody in the whole video: the error stays
-        _conditions_of_video(tmp_path / "clip", 4, "upper")
+        conditions_of_video_file(tmp_path / "clip", "upper", 4)
     assert seen == [0, 0, 0, 0]  # 4, 8, 16, then all 24 frames
 
 

@@ -106,10 +106,10 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f".tmp{final.suffix}", dir=final.parent)
     except OSError as exc:  # a parent that is a file, a read-only folder: one line, not a traceback
         raise OutputPathError(final, f"cannot write in {final.parent}: {exc.strerror or exc}") from None
-    os.close(fd)
     tmp = Path(tmp_name)
-    tmp.unlink()  # the block creates it, as a file or a folder
-    try:
+    try:  # from here on an interrupt (Ctrl-C) at any point removes the temporary
+        os.close(fd)
+        tmp.unlink()  # the block creates it, as a file or a folder
         yield tmp
         if not tmp.exists():
             raise FileNotFoundError(f"atomic write of {final} produced nothing")
