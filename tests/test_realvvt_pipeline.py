@@ -333,3 +333,58 @@ def test_samples_in_eval_mode_and_restores_each_module_mode(pipe):
         for to_out, original in dropouts:
             to_out[1] = original
         pipe.unet.conv_in.train()
+
+
+def test_model_cpu_offload_follows_the_call_order_and_keeps_one_part_on_the_device():
+    """accelerate's offload hooks on the CPU, with ``cpu:0`` standing for the accelerator: every ``.to`` the
+    hooks make is recorded, and the parts on the "device" are replayed from them."""
+    pipeline = RealVVT.from_config(RealVVTConfig(preset="tiny", seed=0)).pipeline()
+    pipeline.set_progress_bar_config(disable=True)
+    _, agnostic, mask, densepose, garment = synthetic_clip()
+    seq = pipeline.model_cpu_offload_seq.split("->")
+
+    # the first call of each part, in order, is the offload sequence (then the VAE decodes)
+    calls = []
+    hooks = [
+        getattr(pipeline, name).register_forward_pre_hook(lambda m, a, name=name: calls.append(name))
+        for name in ("image_encoder", "reference_unet", "pose_guider", "unet")
+    ]
+    vae = pipeline.vae
+    for method in ("encode", "decode"):
+        original = getattr(vae, method)
+        setattr(vae, method, lambda *a, original=original, **k: calls.append("vae") or original(*a, **k))
+    try:
+        pipeline(agnostic, mask, densepose, garment, num_inference_steps=2, output_type="np")
+    finally:
+        for h in hooks:
+            h.remove()
+        del vae.encode, vae.decode
+    stages = [name for i, name in enumerate(calls) if i == 0 or calls[i - 1] != name]
+    assert stages == [*seq, "vae"]  # encode (CLIP, VAE), reference, pose, denoise, decode
+
+    moves = []
+    pipeline.enable_model_cpu_offload(device="cpu")
+    for name in seq:
+        module = getattr(pipeline, name)
+        original = module.to
+        module.to = lambda *a, name=name, original=original, **k: (
+            moves.append((name, str(a[0] if a else k.get("device")))) or original(*a, **k)
+        )
+    try:
+        pipeline(agnostic, mask, densepose, garment, num_inference_steps=2, output_type="np")
+    finally:
+        for name in seq:
+            del getattr(pipeline, name).to
+        pipeline.remove_all_hooks()
+    loads = []
+    for name, where in moves:
+        if where != "cpu" and (not loads or loads[-1] != name):
+            loads.append(name)
+    assert loads == [*seq, "vae"]
+    # the U-Net is sent back before the VAE decodes. (That each part leaves as the next arrives cannot be seen
+    # here: accelerate's hook skips offloading a previous part whose device is already "cpu", which on a
+    # CPU-only machine the execution device "cpu:0" is; the hooks chain in model_cpu_offload_seq order.)
+    decode = max(i for i, (name, where) in enumerate(moves) if name == "vae" and where != "cpu")
+    assert ("unet", "cpu") in moves[:decode]
+    last = moves[-len(seq) :]  # maybe_free_model_hooks sends every part back
+    assert {name for name, _ in last} == set(seq) and all(where == "cpu" for _, where in last)

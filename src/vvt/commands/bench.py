@@ -20,6 +20,7 @@ BENCHES: dict[str, tuple[str, str]] = {
     "preprocess": ("vvt.preprocess.bench", "frames/s of each preprocessing stage on CPU"),
     "fashionmirror": ("vvt.fashionmirror.bench", "FashionMirror CMN time vs the human-parsing step (Sec. 4.3)"),
     "realvvt": ("vvt.realvvt.bench", "RealVVT denoising step (C&T + pose guider) vs the plain SVD U-Net"),
+    "train": ("vvt.train.bench", "a RealVVT training step (fwd, bwd, optimiser) at a preset width; GPU memory plan"),
     "quality": ("vvt.eval.bench", "the papers' quality table: baselines and RealVVT on a dataset split"),
     "layouts": ("vvt.data.bench", "seconds to index a VITON-HD-sized tree (11,647 pairs) with read_layout"),
     "table": ("vvt.eval.table", "one published table (e.g. RealVVT Table 1) scored with its protocol, beside its rows"),

@@ -59,6 +59,68 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_device_argument(parser)
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and inputs")
+    parser.add_argument(
+        "--flops-only",
+        action="store_true",
+        help="count the FLOPs of one step of each variant on the meta device (no weights, no timing)",
+    )
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile both U-Nets before timing (the first, warm-up call compiles)",
+    )
+
+
+def step_flops(preset: str, h: int, w: int, n: int, batch: int) -> dict:
+    """FLOPs of one denoising step (a U-Net forward on ``batch`` clips) of (a) the plain SVD U-Net and (b)
+    RealVVT's, counted by ``torch.utils.flop_counter.FlopCounterMode`` on the meta device: the ratio a GPU's
+    step time should approach where the step is compute-bound. The Reference U-Net bank (once per video) is
+    counted separately."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from vvt.realvvt.config import RealVVTConfig
+    from vvt.realvvt.model import RealVVT
+    from vvt.realvvt.pose_guider import PoseGuider
+    from vvt.realvvt.presets import preset as preset_shapes
+    from vvt.realvvt.presets import random_component, widen_conv_in
+
+    latent = (h // 8, w // 8)
+    with torch.device("meta"):
+        # .to("meta"): diffusers' AlphaBlender makes its mix_factor with the legacy torch.Tensor constructor,
+        # which ignores the default device and leaves it on the CPU
+        unet = random_component(preset, "unet").to("meta")
+        noisy = torch.randn(batch, n, 4, *latent)
+        mask = torch.ones(batch, n, 1, *latent)
+        emb = torch.randn(batch, 1, unet.config.cross_attention_dim)
+        time_ids = torch.ones(batch, 3)
+        t = torch.tensor(0.5)
+        with FlopCounterMode(display=False) as plain:
+            unet(torch.cat([noisy, noisy], 2), t, emb, time_ids)
+        parts = {
+            name: random_component(preset, name).to("meta") for name in ("reference_unet", "vae", "image_encoder")
+        }
+        widen_conv_in(unet)
+        guider = PoseGuider(out_channels=unet.conv_in.out_channels, **preset_shapes(preset)["pose_guider"])
+    parts.update({name: random_component(preset, name) for name in ("feature_extractor", "scheduler")})
+    model = RealVVT(**parts, unet=unet, pose_guider=guider, config=RealVVTConfig(preset=preset)).eval()
+    with torch.device("meta"), torch.no_grad():
+        with FlopCounterMode(display=False) as reference:
+            tokens = model.reference_tokens(torch.randn(batch, 4, *latent), emb)
+        pose = torch.randn(batch * n, unet.conv_in.out_channels, *latent)
+        model.set_conditions(tokens, model.inference_partners(batch, n, torch.device("meta")), pose)
+        with FlopCounterMode(display=False) as realvvt:
+            model.unet_output(torch.cat([noisy, noisy, mask], 2), t, emb, time_ids)
+        model.clear_conditions()
+    a, b = plain.get_total_flops(), realvvt.get_total_flops()
+    return {
+        "counter": "torch.utils.flop_counter.FlopCounterMode on the meta device (matmul, conv, SDPA; "
+        "elementwise ops not counted)",
+        "plain_unet_step": a,
+        "realvvt_unet_step": b,
+        "ratio": b / a,
+        "reference_unet_once_per_video": reference.get_total_flops(),
+    }
 
 
 def _peak_memory(device) -> int:
@@ -113,10 +175,16 @@ def run(args: argparse.Namespace) -> dict:
     h, w = args.size or ((512, 384) if args.preset == "full" else (64, 48))
     n, batch = args.frames, 2 if args.cfg else 1
     latent = (h // 8, w // 8)
+    flops = step_flops(args.preset, h, w, n, batch)
+    if args.flops_only:
+        return {"preset": args.preset, "frames": n, "size": [h, w], "batch": batch, "flops": flops}
 
     torch.manual_seed(args.seed)
     with torch.device(device):  # random init on the device: fast for the full preset on a GPU
         unet = random_component(args.preset, "unet").to(dtype).eval()
+    if args.compile:
+        unet.compile()  # in place: the plain and the RealVVT step both run the compiled module
+    forward = unet
     g = torch.Generator().manual_seed(args.seed)
     noisy = torch.randn(batch, n, 4, *latent, generator=g).to(device, dtype)
     cond = torch.randn(batch, n, 4, *latent, generator=g).to(device, dtype)
@@ -128,7 +196,7 @@ def run(args: argparse.Namespace) -> dict:
     # (a) the plain SVD U-Net: only its weights are on the device
     with torch.inference_mode():
         _reset_peak(device)
-        plain_s = _timed(lambda: unet(torch.cat([noisy, cond], 2), t, emb, time_ids), device, args.steps)
+        plain_s = _timed(lambda: forward(torch.cat([noisy, cond], 2), t, emb, time_ids), device, args.steps)
         plain_mem = _peak_memory(device)
 
     with torch.device(device):
@@ -179,6 +247,8 @@ def run(args: argparse.Namespace) -> dict:
         "plain_unet": {"step_s": plain_s, "peak_memory_bytes": plain_mem},
         "realvvt_unet": {"step_s": realvvt_s, "peak_memory_bytes": realvvt_mem},
         "ratio": realvvt_s / plain_s,
+        "compiled": args.compile,
+        "flops": flops,
         "memory_ratio": realvvt_mem / plain_mem,
         "one_off_per_video": {
             "reference_unet_s": reference_s,

@@ -30,6 +30,13 @@ class RealVVTConfig:
         vae_dir: a local ``AutoencoderKLTemporalDecoder`` folder (e.g. from ``vvt train vae``) replacing the
             VAE.
         seed: initialisation seed of every part built with random weights.
+        variant: which weight files a folder's parts load from: ``auto`` (the ``fp16`` variant files when
+            ``torch_dtype`` is 16-bit or when they are the only ones, else the full-precision files), ``fp16``
+            (``*.fp16.safetensors`` only, as most SVD-XT copies hold) or ``none`` (the files without suffix).
+        torch_dtype: dtype of every part, loaded or random: ``auto`` (a loaded part keeps its file's dtype, a
+            random one is float32), ``fp16``, ``bf16`` or ``fp32``. Parts are created directly in it (no
+            float32 copy of an fp16 checkpoint; see :func:`vvt.realvvt.presets.load_part`). Training keeps the
+            trainable parts in ``fp32`` (the optimiser's master weights) and runs bf16 autocast.
 
     Losses (Sec. 3.1, 3.3, Eqs. 2-5):
         P_mean, P_std, sigma_data: EDM log-normal noise levels and data scale (released config: 0.7, 1.6,
@@ -64,6 +71,8 @@ class RealVVTConfig:
     clip_dir: Path | None = None
     vae_dir: Path | None = None
     seed: int = 0
+    variant: Literal["auto", "fp16", "none"] = "auto"
+    torch_dtype: Literal["auto", "fp16", "bf16", "fp32"] = "auto"
     P_mean: float = 0.7
     P_std: float = 1.6
     sigma_data: float = 1.0

@@ -186,7 +186,10 @@ class RealVVTPipeline(DiffusionPipeline):
     (:meth:`vvt.realvvt.model.RealVVT.pipeline`) leaves the training as it found it.
     """
 
-    model_cpu_offload_seq = "image_encoder->reference_unet->pose_guider->unet->vae"
+    #: the order in which :meth:`_sample` first calls each part (encode: CLIP then the VAE encoder on the garment
+    #: and the agnostic video; reference; pose; denoise); with ``enable_model_cpu_offload`` each part sends the
+    #: previous one back to the CPU, and the U-Net leaves the GPU before the VAE decodes (:meth:`decode_latents`)
+    model_cpu_offload_seq = "image_encoder->vae->reference_unet->pose_guider->unet"
 
     def __init__(
         self,
@@ -415,9 +418,9 @@ class RealVVTPipeline(DiffusionPipeline):
         garment_px = inputs["garment"][None].to(device)
         keep = torch.tensor([False, True] if do_cfg else [True], device=device)
         clip_embeds, garment_latents = model.encode_garment(garment_px.expand(branches, -1, -1, -1), keep)
-        tokens = model.reference_tokens(garment_latents, clip_embeds)
         agnostic_px = inputs["agnostic"][None].to(device)
         agnostic_latents = model.encode_agnostic(agnostic_px, noise_aug_strength, generator)
+        tokens = model.reference_tokens(garment_latents, clip_embeds)
         latent_size = tuple(agnostic_latents.shape[-2:])
         mask = model.mask_latents(inputs["agnostic_mask"][None].to(device), latent_size)
         cond = torch.cat([agnostic_latents, mask], dim=2).repeat(branches, 1, 1, 1, 1)
@@ -471,11 +474,22 @@ class RealVVTPipeline(DiffusionPipeline):
         """``(N, C, h, w)`` scaled latents -> ``(N, 3, H, W)`` float32 frames in [0, 1], ``decode_chunk_size``
         frames per VAE decoder call."""
         latents = latents / self.vae.config.scaling_factor
+        self._offload("unet")
         frames = []
         for start in range(0, latents.shape[0], decode_chunk_size):
             chunk = latents[start : start + decode_chunk_size].to(self.vae.dtype)
             frames.append(vae_decode(self.vae, chunk, chunk.shape[0]).float())
         return ((torch.cat(frames) + 1) / 2).clamp(0, 1)
+
+    def _offload(self, name: str) -> None:
+        """Under ``enable_model_cpu_offload``, send part ``name`` back to the CPU now (its accelerate hook would
+        only do so when the next part of :attr:`model_cpu_offload_seq` runs; the VAE decoder comes after the
+        last one)."""
+        from accelerate.hooks import CpuOffload
+
+        module = getattr(self, name)
+        if isinstance(getattr(module, "_hf_hook", None), CpuOffload):
+            module.to("cpu")
 
     @staticmethod
     def _convert(frames: torch.Tensor, output_type: str) -> list[PIL.Image.Image] | np.ndarray | torch.Tensor:

@@ -22,11 +22,23 @@ random.
 Pretrained parts load only from local folders in the standard diffusers/transformers layouts
 (:class:`~vvt.realvvt.config.RealVVTConfig`: ``svd_dir``, ``sd21_dir``, ``clip_dir``, ``vae_dir``); nothing is
 ever downloaded. A part without a folder is built from the preset's shapes with random weights (seeded).
+
+**Variants and dtypes.** The public repositories ship each part twice: full precision
+(``diffusion_pytorch_model.safetensors``, ``model.safetensors``) and the ``fp16`` variant
+(``diffusion_pytorch_model.fp16.safetensors``, ``model.fp16.safetensors``); many local copies hold only the
+latter. :func:`weight_file` picks the file (``variant``: ``auto`` takes the fp16 file when the requested dtype
+is 16-bit or when it is the only one, ``fp16`` or ``none`` force one) and :func:`load_part` loads it with
+diffusers'/transformers' low-memory path (parameters created on the meta device and filled from the file in
+``torch_dtype``: ``auto`` keeps the file's dtype, so an fp16 checkpoint never makes an fp32 copy). Random parts
+are created directly in ``torch_dtype`` (``auto``: float32).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -272,25 +284,44 @@ def vae_decode(vae: Any, latents: Any, num_frames: int) -> Any:
     return vae.decode(latents).sample
 
 
-def load_vae(path: Path, what: str, hint: str) -> Any:
-    """Load the VAE folder ``path`` with the class its ``config.json`` names (see :func:`vae_class`)."""
-    import json
-
+def load_vae(path: Path, what: str, hint: str, variant: str = "auto", torch_dtype: str = "auto") -> Any:
+    """Load the VAE folder ``path`` with the class its ``config.json`` names (see :func:`vae_class`), as
+    :func:`load_part`."""
     _need_dir(path, what, hint)
     try:
         cls = vae_class(json.loads((path / "config.json").read_text()))
     except ValueError as exc:
         raise WeightsNotFoundError(what, path, f"{hint}; unreadable config.json: {exc}") from None
-    return _load(cls, path, what, hint)
+    return load_part(cls, path, what, hint, variant, torch_dtype)
 
 
-def random_component(name: str, part: str) -> Any:
+@contextlib.contextmanager
+def default_dtype(dtype: torch.dtype | None) -> Iterator[None]:
+    """Create floating-point parameters in ``dtype`` inside the block (None: leave torch's default)."""
+    if dtype is None:
+        yield
+        return
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
+
+
+def random_component(name: str, part: str, dtype: torch.dtype | None = None) -> Any:
     """Preset ``name``'s part ``part`` with random weights (uses the global torch RNG: seed it), as shipped
-    upstream: the spatio-temporal U-Net ``unet`` still has SVD's 8 input channels.
+    upstream: the spatio-temporal U-Net ``unet`` still has SVD's 8 input channels. ``dtype``: create the
+    parameters directly in it (no float32 copy; None: float32).
 
     ``part`` is one of ``unet``, ``reference_unet``, ``vae``, ``image_encoder``, ``feature_extractor``,
     ``scheduler``.
     """
+    with default_dtype(dtype):
+        return _random_component(name, part)
+
+
+def _random_component(name: str, part: str) -> Any:
     shapes = preset(name)
     builders = {
         "unet": lambda: UNetSpatioTemporalConditionModel(**shapes["unet"]),
@@ -342,10 +373,89 @@ def _need_dir(path: Path, what: str, hint: str) -> Path:
     return path
 
 
-def _load(cls: Any, path: Path, what: str, hint: str) -> Any:
+#: ``torch_dtype`` choices of :func:`load_part` (``auto``: the dtype stored in the weight file)
+DTYPES: dict[str, torch.dtype] = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
+VARIANTS = ("auto", "fp16", "none")
+_SAFETENSORS_DTYPES = {"F16": torch.float16, "BF16": torch.bfloat16, "F32": torch.float32}
+
+
+def _weights_name(cls: Any) -> str:
+    """The safetensors file a class saves: diffusers models ``diffusion_pytorch_model``, transformers ``model``."""
+    from diffusers import ModelMixin
+
+    return "diffusion_pytorch_model" if issubclass(cls, ModelMixin) else "model"
+
+
+def _candidates(path: Path, stem: str, variant: str | None) -> list[Path]:
+    """The weight files of ``stem`` in ``path`` for ``variant``: a single file or a sharded index."""
+    name = f"{stem}.{variant}" if variant else stem
+    return [path / f"{name}.safetensors", path / f"{name}.safetensors.index.json"]
+
+
+def weight_file(cls: Any, path: Path, what: str, variant: str = "auto", torch_dtype: str = "auto") -> str | None:
+    """The diffusers/transformers ``variant`` argument for loading ``cls`` from ``path``: ``None`` (the files
+    without suffix) or ``"fp16"``.
+
+    ``variant``: ``fp16`` or ``none`` require that file; ``auto`` takes the fp16 file when ``torch_dtype`` is
+    ``fp16``/``bf16`` and it exists (half the bytes to read), else the full-precision file, else the fp16
+    file. Raises :class:`~vvt.errors.WeightsNotFoundError` listing the files expected and those found.
+    """
+    if variant not in VARIANTS:
+        raise ConfigError(f"variant={variant!r}: choose among {', '.join(VARIANTS)}")
+    stem = _weights_name(cls)
+    present = {v: any(p.is_file() for p in _candidates(path, stem, v)) for v in (None, "fp16")}
+    if variant == "auto":
+        order = ["fp16", None] if torch_dtype in ("fp16", "bf16") else [None, "fp16"]
+    else:
+        order = ["fp16" if variant == "fp16" else None]
+    for choice in order:
+        if present[choice]:
+            return choice
+    expected = [p.name for v in order for p in _candidates(path, stem, v)]
+    found = sorted(p.name for p in path.iterdir() if p.is_file()) if path.is_dir() else []
+    raise WeightsNotFoundError(
+        what,
+        path,
+        f"variant={variant}: expected {' or '.join(expected)}; found {', '.join(found) or 'no files'}",
+    )
+
+
+def _stored_dtype(path: Path, stem: str, variant: str | None) -> torch.dtype:
+    """The dtype of the first floating-point tensor in a weight file (read from its header only)."""
+    single, index = _candidates(path, stem, variant)
+    if not single.is_file():
+        single = path / next(iter(json.loads(index.read_text())["weight_map"].values()))
+    with single.open("rb") as f:
+        header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
+    for key, info in header.items():
+        if key != "__metadata__" and info["dtype"] in _SAFETENSORS_DTYPES:
+            return _SAFETENSORS_DTYPES[info["dtype"]]
+    return torch.float32
+
+
+def load_part(
+    cls: Any, path: Path, what: str, hint: str, variant: str = "auto", torch_dtype: str = "auto"
+) -> Any:
+    """Load one part from a local folder in the diffusers/transformers layout, without downloading.
+
+    ``variant`` picks the weight file (:func:`weight_file`); ``torch_dtype`` (``auto``, ``fp16``, ``bf16``,
+    ``fp32``) the parameters' dtype, ``auto`` being the file's. The low-memory path is used (parameters on the
+    meta device, filled from the file in the target dtype), so an fp16 file loaded in fp16 or bf16 never
+    exists in fp32. An image processor has no weights and ignores both.
+    """
     _need_dir(path, what, hint)
-    try:
+    if torch_dtype != "auto" and torch_dtype not in DTYPES:
+        raise ConfigError(f"torch_dtype={torch_dtype!r}: choose among auto, {', '.join(DTYPES)}")
+    if cls is CLIPImageProcessor:
         return cls.from_pretrained(path, local_files_only=True)
+    chosen = weight_file(cls, path, what, variant, torch_dtype)
+    dtype = DTYPES[torch_dtype] if torch_dtype != "auto" else _stored_dtype(path, _weights_name(cls), chosen)
+    # diffusers spells the dtype argument torch_dtype, transformers (5.x) dtype
+    dtype_arg = {"dtype": dtype} if issubclass(cls, CLIPVisionModelWithProjection) else {"torch_dtype": dtype}
+    try:
+        return cls.from_pretrained(
+            path, local_files_only=True, variant=chosen, low_cpu_mem_usage=True, use_safetensors=True, **dtype_arg
+        )
     except (OSError, ValueError) as exc:
         raise WeightsNotFoundError(what, path, f"{hint}; loading failed: {exc}") from None
 
@@ -359,12 +469,17 @@ def build_components(config: RealVVTConfig) -> dict[str, Any]:
     """
     shapes = preset(config.preset)
     parts: dict[str, Any] = {}
+    how = {"variant": config.variant, "torch_dtype": config.torch_dtype}
+
+    def _load(cls: Any, path: Path, what: str, hint: str) -> Any:
+        return load_part(cls, path, what, hint, **how)
+
     if config.svd_dir is not None:
         svd = Path(config.svd_dir)
         hint = "a Stable Video Diffusion folder with unet/ vae/ image_encoder/ feature_extractor/"
         parts["unet"] = _load(UNetSpatioTemporalConditionModel, svd / "unet", "svd_dir unet", hint)
         if config.vae_dir is None:
-            parts["vae"] = load_vae(svd / "vae", "svd_dir vae", hint)
+            parts["vae"] = load_vae(svd / "vae", "svd_dir vae", hint, **how)
         if config.clip_dir is None:
             parts["image_encoder"] = _load(
                 CLIPVisionModelWithProjection, svd / "image_encoder", "svd_dir image_encoder", hint
@@ -397,14 +512,17 @@ def build_components(config: RealVVTConfig) -> dict[str, Any]:
             "vae_dir",
             "an AutoencoderKLTemporalDecoder or AutoencoderKL folder (config.json + "
             "diffusion_pytorch_model.safetensors)",
+            **how,
         )
+    dtype = DTYPES.get(config.torch_dtype)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         for part in ("unet", "reference_unet", "vae", "image_encoder", "feature_extractor", "scheduler"):
             if part not in parts:
-                parts[part] = random_component(config.preset, part)
+                parts[part] = random_component(config.preset, part, dtype)
         widen_conv_in(parts["unet"])
-        parts["pose_guider"] = PoseGuider(
-            out_channels=parts["unet"].conv_in.out_channels, **shapes["pose_guider"]
-        )
+        with default_dtype(dtype or parts["unet"].dtype):
+            parts["pose_guider"] = PoseGuider(
+                out_channels=parts["unet"].conv_in.out_channels, **shapes["pose_guider"]
+            )
     return parts

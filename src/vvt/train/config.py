@@ -42,6 +42,9 @@ class EMAConfig:
 class TrainerConfig:
     """The generic accelerate training loop.
 
+    ``optimizer``: ``adamw`` (``torch.optim.AdamW``, the authors') or ``adamw8bit`` (bitsandbytes'
+    ``AdamW8bit``: the two moments in 8 bits, 2 instead of 8 bytes per parameter; needs ``pip install
+    bitsandbytes`` and a GPU), with the same learning rate, betas, epsilon and weight decay.
     ``batch_size`` is per process and per micro-step: one optimiser step sees
     ``batch_size * gradient_accumulation_steps * num_processes`` samples. ``mixed_precision`` None defers to
     ``accelerate launch`` (``--mixed_precision``), otherwise overrides it. Checkpoints go to
@@ -55,6 +58,7 @@ class TrainerConfig:
 
     output_dir: Path = Path("runs/train")
     seed: NonNegative = 0
+    optimizer: Literal["adamw", "adamw8bit"] = "adamw"
     max_steps: Count = 1000
     batch_size: Count = 1
     gradient_accumulation_steps: Count = 1

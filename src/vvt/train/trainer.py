@@ -193,6 +193,20 @@ def _enable_gradient_checkpointing(name: str, module: nn.Module) -> None:
         logger.info("gradient checkpointing: %s does not support it, left as is", name)
 
 
+def _adamw(name: str) -> type:
+    """The optimiser class of ``train.optimizer``: torch's AdamW or bitsandbytes' 8-bit AdamW."""
+    if name == "adamw":
+        return torch.optim.AdamW
+    try:
+        import bitsandbytes
+    except ImportError:
+        raise ConfigError(
+            "train.optimizer=adamw8bit needs bitsandbytes (pip install bitsandbytes) and a GPU; "
+            "or use train.optimizer=adamw"
+        ) from None
+    return bitsandbytes.optim.AdamW8bit
+
+
 class Trainer:
     """Trains a :class:`Task` with accelerate (see the module docstring).
 
@@ -329,7 +343,7 @@ class Trainer:
             )
         params, names = [p for _, p in named], [n for n, _ in named]
         end = self.stages[index + 1][1] if index + 1 < len(self.stages) else cfg.max_steps
-        optimizer = torch.optim.AdamW(
+        optimizer = _adamw(cfg.optimizer)(
             params,
             lr=cfg.learning_rate,
             betas=(cfg.adam_beta1, cfg.adam_beta2),
