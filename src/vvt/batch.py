@@ -160,16 +160,17 @@ class PreprocessCache:
         from vvt.realvvt.tryon import VideoConditions, conditions_of_video_file
 
         file = self.folder / f"{self.key(video, category, max_frames)}.npz"
-        person, fps = read_video(video, max_frames=max_frames)
         if file.is_file():
             try:
                 with np.load(file) as z:
-                    self.hits += 1
-                    logger.info("%s: preprocessing from the cache (%s)", video, file.name)
-                    return VideoConditions(z["agnostic"], z["agnostic_mask"], z["densepose"], float(z["fps"]),
-                                           person, str(video))
+                    streams = (z["agnostic"], z["agnostic_mask"], z["densepose"], float(z["fps"]))
             except (OSError, ValueError, KeyError):
                 logger.warning("%s: unreadable cache entry, preprocessing again", file)
+            else:
+                self.hits += 1
+                logger.info("%s: preprocessing from the cache (%s)", video, file.name)
+                person, _ = read_video(video, max_frames=max_frames)  # decoded only here: a miss reads it once
+                return VideoConditions(*streams, person, str(video))
         self.misses += 1
         cond = conditions_of_video_file(video, category, max_frames)
         self.folder.mkdir(parents=True, exist_ok=True)
