@@ -89,7 +89,9 @@ class DataSourceConfig:
     (VITON-HD, DressCode) give 1-frame clips. ``weight`` is the probability (after normalisation over the
     sources) that a *batch* comes from this source: a batch never mixes sources, because image batches
     (N = 1) and video batches (N = ``frames``) cannot be stacked together. ``strict`` (None: ``data.strict``)
-    makes a sample that cannot be read fail the run instead of being skipped with a warning.
+    makes a sample that cannot be read fail the run instead of being skipped with a warning. ``task``
+    "garment_inpainting" turns the source's samples into garment self-inpainting clips
+    (:mod:`vvt.train.garment_inpainting`, an auxiliary task of the tiny presets, not the paper's).
     """
 
     root: Path = Path("data")
@@ -97,6 +99,7 @@ class DataSourceConfig:
     split: str = "train"
     weight: Positive = 1.0
     strict: bool | None = None
+    task: Literal["tryon", "garment_inpainting"] = "tryon"
 
 
 @dataclass

@@ -188,5 +188,11 @@ def build_sources(
             label=str(source.root),
             **clip,
         )
+        if getattr(source, "task", "tryon") == "garment_inpainting":
+            from vvt.train.garment_inpainting import GarmentInpaintingDataset
+
+            if "garment" not in streams:
+                raise ConfigError(f"data.sources {source.root}: task garment_inpainting needs the garment stream")
+            dataset = GarmentInpaintingDataset(dataset, data.frames)
         built.append((dataset, float(source.weight)))
     return built

@@ -283,6 +283,10 @@ def evaluate_run(
             draws = [float(model(batch, torch.Generator().manual_seed(seed))["dsm"]) for seed in seeds]
             loss[name].append(sum(draws) / DRAWS)
             outputs[name] = try_on(model, item, config, num_inference_steps=steps, seed=index)
+        # the same draw with the next clip's garment: a model that ignores its garment scores the same here
+        other = dict(item, garment=clips[(index + 1) % len(clips)]["garment"])
+        outputs["trained_other_garment"] = try_on(models["trained"], other, config, num_inference_steps=steps,
+                                                  seed=index)
         outputs.update(calibration_outputs(item, truth, worn))
         reconstruction = vae_reconstruction(models["trained"], truth)
         outputs["vae_reconstruction"] = reconstruction
@@ -327,6 +331,8 @@ def evaluate_run(
 LABELS = {
     "trained": "trained (the run's EMA weights)",
     "untrained": "untrained (the same model at step 0)",
+    "trained_other_garment": "calibration: trained, given the next clip's garment (as good as trained = the "
+    "garment is ignored)",
     "copy_agnostic": "copy the agnostic video",
     "naive_paste": "naive paste of the garment photo",
     f"blurred_truth_sigma{BLUR_SIGMA:g}": f"calibration: the truth blurred, sigma {BLUR_SIGMA:g}",
