@@ -50,7 +50,8 @@ def test_coattention_matches_the_equations_elementwise():
     assert torch.allclose(z_c, want_c, atol=1e-5)
 
 
-def test_sequence_is_single_then_multi_frame():
+def test_sequence_reads_the_frame_before_eq7():
+    """M_c^0 = M_c^1 = single(h^0); M_c^{t+1} = multi(h^t, M_c^{t-1}, M_c^t); M_r^t reads frame t."""
     torch.manual_seed(1)
     cmn = CoAttentionMaskNetwork(**TINY).eval()
     frames, garment = torch.rand(1, 4, 3, 32, 24) * 2 - 1, torch.rand(1, 3, 32, 24) * 2 - 1
@@ -58,14 +59,25 @@ def test_sequence_is_single_then_multi_frame():
         seq = cmn.sequence(frames, garment)
         single = [cmn(frames[:, t], garment) for t in range(4)]
         assert torch.allclose(seq.removed[:, 2], single[2].removed, atol=1e-5)
-        assert torch.allclose(seq.tryon[:, 1], single[1].tryon, atol=1e-5)
+        assert torch.allclose(seq.tryon[:, 0], single[0].tryon, atol=1e-5)
+        assert torch.allclose(seq.tryon[:, 1], single[0].tryon, atol=1e-5)
         prev = torch.sigmoid(torch.cat([seq.tryon[:, 0], seq.tryon[:, 1]], 1))
-        multi = cmn(frames[:, 2], garment, previous=prev)
-        assert torch.allclose(seq.tryon[:, 2], multi.tryon, atol=1e-5)
-        assert not torch.allclose(seq.tryon[:, 2], single[2].tryon, atol=1e-3)  # frame 2 is multi-frame
+        assert torch.allclose(seq.tryon[:, 2], cmn(frames[:, 1], garment, previous=prev).tryon, atol=1e-5)
         prev = torch.sigmoid(torch.cat([seq.tryon[:, 1], seq.tryon[:, 2]], 1))
-        assert torch.allclose(seq.tryon[:, 3], cmn(frames[:, 3], garment, previous=prev).tryon, atol=1e-5)
+        assert torch.allclose(seq.tryon[:, 3], cmn(frames[:, 2], garment, previous=prev).tryon, atol=1e-5)
     assert seq.removed.shape == (1, 4, 1, 32, 24)
+
+
+def test_sequence_tryon_never_reads_its_own_frame():
+    """In training mode (BatchNorm statistics per batch) d M_c^t / d h^s' for s' >= t is exactly zero."""
+    torch.manual_seed(2)
+    cmn = CoAttentionMaskNetwork(**TINY).train()
+    frames = (torch.rand(2, 4, 3, 32, 24) * 2 - 1).requires_grad_(True)
+    seq = cmn.sequence(frames, torch.rand(2, 3, 32, 24) * 2 - 1)
+    for t in (1, 2, 3):
+        (grad,) = torch.autograd.grad(seq.tryon[:, t].sum(), frames, retain_graph=True)
+        assert torch.all(grad[:, t:] == 0), t
+        assert grad[:, t - 1].abs().sum() > 0, t
 
 
 def test_trunk_loads_torchvision_resnet_weights(tmp_path):

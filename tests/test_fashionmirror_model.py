@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from scipy import ndimage
 
 from vvt.fashionmirror.hsg import HumanSequenceGenerator, apply_affine
 from vvt.fashionmirror.losses import hinge_d_loss, hinge_g_loss, temporal_loss
@@ -104,12 +103,8 @@ def test_eq8_fusion_computed_another_way():
     got = hsg.fuse_features(
         e_t, e_s, e_c, e_m, torch.zeros(1, 2, 6, 5, dtype=torch.float64), sel, identity, 4
     )
-    # zero flow: the Gaussian warp is a normalised 3x3 Gaussian blur (sigma 1, zero padding)
-    d = np.arange(-1, 2)
-    k = np.exp(-(d[:, None] ** 2 + d[None] ** 2) / 2.0)
-    k /= k.sum()
-    blurred = np.stack([ndimage.correlate(c, k, mode="constant") for c in e_t[0].numpy()])[None]
-    want = blurred + 0.7 * (e_s * sel).numpy() + 1.0 * (e_c * e_m).numpy()
+    # zero flow: the Gaussian-sampling warp is the identity (vvt.fashionmirror.warp)
+    want = e_t.numpy() + 0.7 * (e_s * sel).numpy() + 1.0 * (e_c * e_m).numpy()
     np.testing.assert_allclose(got.numpy(), want, atol=1e-10)
 
 
@@ -227,23 +222,70 @@ def test_save_load_roundtrip_and_generate(tmp_path, training):
     loaded = FashionMirror.from_pretrained(tmp_path / "fm").eval()
     assert tuple(loaded.config.sample_size) == (H, W)
     batch = _batch(n=4, seed=7)
-    src, garment, guides, skel = batch["person"][:, 0], batch["garment"], batch["person"], batch["skeleton"]
-    out = model.generate(src, garment, guides, skel)
+    src, garment, skel = batch["person"][:, 0], batch["garment"], batch["skeleton"]
+    out = model.generate(src, garment, skel)
     assert out.shape == (1, 3, 3, H, W)
-    assert torch.allclose(out, loaded.generate(src, garment, guides, skel), atol=1e-5)
-    # frame 1 by hand: mask the source with M_r, single-frame M_c^1, one HSG step from p^0 to p^1
+    assert torch.allclose(out, loaded.generate(src, garment, skel), atol=1e-5)
+    # by hand (Eq. 7): the CMN reads the frame before the generated one, h^0 = h^s, then the model's own frames
     with torch.no_grad():
         first = model.cmn(src, garment)
-        src_m = src * (1 - torch.sigmoid(first.removed))
-        m1 = torch.sigmoid(model.cmn(guides[:, 1], garment).tryon)
-        f1, _, _ = model.step(src_m, src_m, garment, m1, skel[:, 0], skel[:, 1])
-        # frame 2: the current frame is the generated one with its try-on region removed
-        m2 = torch.sigmoid(
-            model.cmn(guides[:, 2], garment, torch.cat([torch.sigmoid(first.tryon), m1], 1)).tryon
-        )
-        f2, _, _ = model.step(src_m, f1 * (1 - m1), garment, m2, skel[:, 1], skel[:, 2])
-    assert torch.allclose(out[:, 0], f1, atol=1e-5)
-    assert torch.allclose(out[:, 1], f2, atol=1e-5)
+        src_m, m0 = src * (1 - torch.sigmoid(first.removed)), torch.sigmoid(first.tryon)
+        f1, _, _ = model.step(src_m, src_m, garment, m0, skel[:, 0], skel[:, 1])  # M_c^1 = single(h^0)
+        m2 = torch.sigmoid(model.cmn(f1, garment, torch.cat([m0, m0], 1)).tryon)
+        f2, _, _ = model.step(src_m, f1 * (1 - m0), garment, m2, skel[:, 1], skel[:, 2])
+        m3 = torch.sigmoid(model.cmn(f2, garment, torch.cat([m0, m2], 1)).tryon)
+        f3, _, _ = model.step(src_m, f2 * (1 - m2), garment, m3, skel[:, 2], skel[:, 3])
+    for got, want in zip(out.unbind(1), (f1, f2, f3)):
+        assert torch.allclose(got, want, atol=1e-5)
+
+
+@pytest.mark.parametrize("feedback_from", [1, 3, 5])
+def test_generated_frame_has_exactly_zero_gradient_from_its_own_target(training, feedback_from):
+    """Issue 19: no path from the real frame t+1 (or later) to the generated frame t+1, in training mode,
+    teacher-forced or rolled out (the earlier code gave |d fake_1 / d person_1| = 7265)."""
+    training.train()
+    batch = _batch(n=6, b=2, seed=11)
+    batch["person"] = batch["person"].clone().requires_grad_(True)
+    masks = training.model.cmn.sequence(batch["person"], batch["garment"])
+    fakes, _ = training.rollout(batch, masks, feedback_from)
+    for t in range(5):
+        (grad,) = torch.autograd.grad(fakes[:, t].sum(), batch["person"], retain_graph=True)
+        assert torch.all(grad[:, t + 1 :] == 0), t  # frames t+1.. (the target and later)
+        assert grad[:, 0].abs().sum() > 0  # the source
+        if 0 < t < feedback_from:
+            assert grad[:, t].abs().sum() > 0  # the teacher-forced current frame
+
+
+def test_rollout_feeds_back_its_own_frames(training):
+    """From ``feedback_from`` on, step t reads the generated frame t, not the real one: changing the real
+    frames from that index on changes no generated frame (only the source and the real prefix are read)."""
+    training.eval()
+    batch = _batch(n=5, seed=12)
+    other = dict(batch, person=batch["person"].clone())
+    other["person"][:, 2:] = -other["person"][:, 2:]
+    with torch.no_grad():
+        a, _ = training.rollout(batch, training.model.cmn.sequence(batch["person"], batch["garment"]), 2)
+        b, _ = training.rollout(other, training.model.cmn.sequence(other["person"], other["garment"]), 2)
+        generated = training.model.generate(batch["person"][:, 0], batch["garment"], batch["skeleton"])
+    training.train()
+    assert torch.allclose(a, b, atol=1e-6)
+    assert a.shape == generated.shape
+
+
+def test_arrange_draws_gaps_and_schedules_from_the_generator(training):
+    batch = _batch(n=7, seed=13)
+    seen_k, gaps = set(), 0
+    for seed in range(40):
+        arranged, k = training.arrange(batch, torch.Generator().manual_seed(seed))
+        seen_k.add(k)
+        if not torch.equal(arranged["person"][:, 0], batch["person"][:, 0]):
+            gaps += 1
+            j = next(i for i in range(2, 7) if torch.equal(arranged["person"][:, 0], batch["person"][:, i]))
+            assert torch.equal(arranged["skeleton"][:, 0], batch["skeleton"][:, j])
+        assert torch.equal(arranged["person"][:, 1:], batch["person"][:, 1:])
+    assert seen_k == set(range(1, 7))
+    assert 8 <= gaps <= 32
+    assert training.arrange(batch, None) == (batch, 6)
 
 
 def test_write_sample_video(tmp_path, training):

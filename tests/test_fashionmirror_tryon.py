@@ -10,7 +10,7 @@ from test_fashionmirror_model import TINY, H, W
 from vvt.cli import main
 from vvt.fashionmirror.inference import try_on
 from vvt.fashionmirror.model import FashionMirror
-from vvt.fashionmirror.sfe import images_to_tensor, pose_embedding
+from vvt.fashionmirror.sfe import images_to_tensor, normalise_pose, pose_embedding
 from vvt.io import read_video, write_image, write_video
 from vvt.pose.openpose import BODY25, Keypoints, save_keypoints
 from vvt.train.sample_video import to_uint8_frames
@@ -52,10 +52,27 @@ def test_try_on_is_the_autoregressive_generation(inputs):
     frames = try_on(model, person, garment, _kp(1), list(pose), _kp(3), progress=False)
     assert frames.shape == (3, H, W, 3) and frames.dtype == np.uint8
     t = lambda a: images_to_tensor(a)  # noqa: E731  (sizes already match: no resizing)
-    skel = torch.cat([pose_embedding(_kp(1), H, W), pose_embedding(_kp(3), H, W)]).unsqueeze(0)
-    guides = torch.cat([t(person[None]), t(pose)]).unsqueeze(0)
-    want = to_uint8_frames(model.generate(t(person[None]), t(garment[None]), guides, skel)[0])
+    driving = normalise_pose(_kp(3), _kp(1))
+    skel = torch.cat([pose_embedding(_kp(1), H, W), pose_embedding(driving, H, W)]).unsqueeze(0)
+    want = to_uint8_frames(model.generate(t(person[None]), t(garment[None]), skel)[0])
     np.testing.assert_array_equal(frames, want)
+    # the pose video's pixels are not read (Eq. 7 reads the model's own frames)
+    other = try_on(model, person, garment, _kp(1), list(255 - pose), _kp(3), progress=False)
+    np.testing.assert_array_equal(other, frames)
+
+
+def test_normalise_pose_moves_the_driving_body_onto_the_person():
+    person = _kp(1)
+    driving = _kp(2)
+    body = driving.body
+    found = body[..., 2] > 0
+    # the driving figure: half the size, shifted, in a frame twice as large
+    driving.width, driving.height = 2 * W, 2 * H
+    body[..., :2] = np.where(found[..., None], body[..., :2] * 0.5 + np.array([30.0, 10.0]), 0)
+    out = normalise_pose(driving, person)
+    np.testing.assert_allclose(out.body[0][found[0]], person.body[0][found[0]], atol=1e-3)
+    assert out.width == W and out.height == H
+    assert np.all(out.body[..., :2][~found] == 0)
 
 
 def test_cli_writes_the_video(inputs, capsys):

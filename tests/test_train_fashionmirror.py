@@ -113,9 +113,7 @@ def test_cmn_stage_trains_the_cmn_only_then_everything_trains(run_a):
     # a fresh Adam per stage: its state covers the stage's parameters only
     opt = {s: torch.load(ckpt.checkpoint_dir(out, s) / "optimizer.bin", weights_only=True) for s in (2, 4)}
     cmn_params = sum(1 for p in build_training(cfg).model.cmn.parameters() if p.requires_grad)
-    all_params = sum(
-        1 for m in build_training(cfg).trainable_modules("end2end").values() for p in m.parameters()
-    )
+    all_params = sum(1 for m in build_training(cfg).trainable_modules("end2end").values() for p in m.parameters())
     assert len(opt[2]["state"]) == cmn_params
     assert len(opt[4]["state"]) == all_params
     # each stage's step count restarts: 2 CMN steps, then 2 end-to-end steps
@@ -190,10 +188,15 @@ def test_config_and_data_errors(synth, vivid_samples, tmp_path):
     # the real ViViD samples have no skeleton, worn_mask or pair lists: refused up front, naming the stream
     with pytest.raises(LayoutError, match="skeleton"):
         FashionMirrorTask(
-            run_config(
-                tmp_path / "e", vivid_samples, f"data.sources=[{{root: {vivid_samples}, split: test}}]"
-            )
+            run_config(tmp_path / "e", vivid_samples, f"data.sources=[{{root: {vivid_samples}, split: test}}]")
         )
+
+
+def test_pingpong_plays_the_clip_forwards_and_backwards():
+    from vvt.train.fashionmirror_report import pingpong
+
+    assert pingpong(4, 10) == [0, 1, 2, 3, 2, 1, 0, 1, 2, 3]
+    assert pingpong(1, 3) == [0, 0, 0]
 
 
 def test_report_trained_vs_untrained(run_a, synth, tmp_path, capsys):
@@ -223,6 +226,14 @@ def test_report_trained_vs_untrained(run_a, synth, tmp_path, capsys):
         assert 0 < methods[name]["ssim"] <= 1 and -1 <= methods[name]["ssim_garment"] <= 1
     assert methods["trained"]["heldout_loss"]["cmn"] != methods["untrained"]["heldout_loss"]["cmn"]
     assert "| copy_source | n/a | n/a |" in capsys.readouterr().out
+    # drift: one SSIM per rollout step (the 8-frame clip played forwards and backwards), figures beside the JSON
+    assert len(report["drift"]["trained"]) == len(report["drift"]["copy_source"]) == 32
+    assert all(0 < v <= 1 for v in report["drift"]["copy_source"])
+    assert (out / "fashionmirror-contact-sheet.png").is_file() and (out / "fashionmirror-drift.png").is_file()
+    from vvt.io import read_image
+
+    sheet = read_image(out / "fashionmirror-contact-sheet.png")
+    assert sheet.shape[1] == 5 * 24  # data.size [32, 24]: person | garment | pose | prediction | ground truth
 
     # a "trained" model that is the step-0 model scores exactly like the untrained one
     same = tmp_path / "same"
@@ -232,3 +243,24 @@ def test_report_trained_vs_untrained(run_a, synth, tmp_path, capsys):
 
     check = evaluate_run(same, max_videos=1)["methods"]
     assert check["trained"] == check["untrained"]
+
+
+def test_cmn_weights_load_an_imagenet_resnet50_file(synth, tmp_path):
+    """``model.cmn_weights``: a local torchvision ResNet-50 state dict initialises the CMN trunk (Sec. 3.1)."""
+    import torchvision
+    from safetensors.torch import save_file
+
+    from vvt.errors import WeightsNotFoundError
+
+    torch.manual_seed(3)
+    state = {k: v.contiguous() for k, v in torchvision.models.resnet50().state_dict().items()}
+    save_file(state, tmp_path / "resnet50.safetensors")
+    resnet = ["model.cmn_layers=[3, 4, 6, 3]", "model.cmn_width_per_group=64"]
+    cfg = run_config(tmp_path / "w", synth, *resnet, f"model.cmn_weights={tmp_path / 'resnet50.safetensors'}")
+    trunk = build_training(cfg).model.cmn.trunk.state_dict()
+    assert torch.equal(trunk["layer3.5.conv2.weight"], state["layer3.5.conv2.weight"])
+    assert torch.equal(trunk["conv1.weight"], state["conv1.weight"])
+    with pytest.raises(WeightsNotFoundError, match="missing.safetensors"):
+        build_training(
+            run_config(tmp_path / "w", synth, *resnet, f"model.cmn_weights={tmp_path / 'missing.safetensors'}")
+        )

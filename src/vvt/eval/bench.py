@@ -110,7 +110,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--model",
         type=Path,
         default=None,
-        help="RealVVT pipeline folder (save_pretrained); without it only the baselines run",
+        help="model folder of --method (a RealVVT pipeline or a FashionMirror save_pretrained folder); without "
+        "it only the baselines run",
+    )
+    parser.add_argument(
+        "--method",
+        choices=("realvvt", "fashionmirror"),
+        default="realvvt",
+        help="what --model is: realvvt (default) or fashionmirror (person = frame 0 of the person video, driven "
+        "by the skeleton stream)",
     )
     parser.add_argument("--split", choices=("test", "train"), default="test", help="dataset split")
     parser.add_argument(
@@ -185,6 +193,7 @@ def run(args: argparse.Namespace) -> dict:
         steps=args.steps,
         eval=eval_config(args, args.size),
         max_items=args.max_items,
+        method=args.method,
     )
     with allowing_truncated(args.allow_truncated), strict_layouts(args.strict):
         result = run_quality(config)

@@ -5,7 +5,8 @@ prediction to ``OUT/predictions/<method>/<sample name>.mp4``; one :class:`~vvt.e
 scores all methods in the same pass (each ground truth, its optical flow and its features are computed once).
 
 Methods: ``copy_agnostic`` and ``naive_paste`` (:mod:`vvt.eval.baselines`) always; ``realvvt`` when a
-checkpoint folder is given (:class:`vvt.realvvt.pipeline.RealVVTPipeline`, seeded per sample).
+checkpoint folder is given (:class:`vvt.realvvt.pipeline.RealVVTPipeline`, seeded per sample), or
+``fashionmirror`` with ``method="fashionmirror"`` (:func:`fashionmirror_predict`).
 
 What each sample is compared with:
 
@@ -101,6 +102,7 @@ class QualityConfig:
     steps: int = 25
     eval: EvalConfig = field(default_factory=EvalConfig)
     max_items: int | None = None
+    method: str = MODEL_METHOD
 
 
 class _Skip(Exception):
@@ -147,10 +149,14 @@ class _Methods:
 
     def __init__(self, config: QualityConfig):
         self.config = config
-        self.names = list(BASELINES) + ([MODEL_METHOD] if config.model is not None else [])
+        self.names = list(BASELINES) + ([config.method] if config.model is not None else [])
         self.pipeline = self._load_pipeline(config.model) if config.model is not None else None
 
     def _load_pipeline(self, path: Path):
+        if self.config.method == "fashionmirror":
+            from vvt.fashionmirror.inference import load_model
+
+            return load_model(path, self.config.eval.device)
         from vvt.realvvt.pipeline import RealVVTPipeline
 
         if not (path / "model_index.json").is_file():
@@ -171,6 +177,8 @@ class _Methods:
             raise _Skip("no garment for this sample (the layout pairs none with this video)")
         if method == "naive_paste":
             return baselines.naive_paste(inputs.agnostic, inputs.mask, inputs.garment, inputs.garment_mask)
+        if method == "fashionmirror":
+            return fashionmirror_predict(self.pipeline, inputs, self.config.eval)
         return self._realvvt(inputs, index)
 
     def _realvvt(self, inputs: _Inputs, index: int) -> np.ndarray:
@@ -198,6 +206,35 @@ class _Methods:
             output_type="np",
         ).frames
         return (np.clip(frames, 0, 1) * 255).round().astype(np.uint8)
+
+
+def fashionmirror_predict(model, inputs: _Inputs, cfg: EvalConfig) -> np.ndarray:
+    """FashionMirror's try-on of a sample, ``(N, H, W, 3)`` uint8 at the agnostic video's size.
+
+    The person image ``h^s`` is frame 0 of the person video (wearing its own garment: unpaired, the garment
+    changes; paired, the frame is masked by the CMN's ``M_r`` first, the paper's reconstruction protocol,
+    footnote 6); the driving poses are the sample's skeleton frames. Frame 0 is generated too, by a step from
+    the source pose to itself, so no predicted frame is an input frame; the model reads no other person frame.
+    """
+    from vvt.eval.inputs import resize_frames
+    from vvt.fashionmirror.sfe import images_to_tensor
+
+    sample = inputs.sample
+    if sample.skeleton is None or sample.person is None:
+        raise _Skip("FashionMirror needs the person video and its skeleton stream")
+    n = len(inputs.agnostic)
+    size = tuple(model.config.sample_size)
+    device = next(model.parameters()).device
+    person = read_frames(sample.person, 1, size)
+    skeleton = read_frames(sample.skeleton, cfg.max_frames, size)[:n]
+    garment = resize_frames(inputs.garment[None], size, "area")
+    poses = images_to_tensor(np.concatenate([skeleton[:1], skeleton])).unsqueeze(0).to(device)
+    with torch.no_grad():
+        out = model.generate(images_to_tensor(person).to(device), images_to_tensor(garment).to(device), poses)[0]
+    frames = ((out.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+    if frames.shape[1:3] != inputs.agnostic.shape[1:3]:
+        frames = resize_frames(frames, inputs.agnostic.shape[1:3], "area")
+    return frames
 
 
 def _ground_truth(sample: Sample, pairs: str) -> Path | None:

@@ -25,11 +25,16 @@ Readings of the paper chosen here (it cites COSNet [26] and DeepLabv3 [7] and le
   ``M_c`` heads. ``[eps'_hA, eps_c]`` (garment grid) feeds a head predicting the garment's own mask on
   ``C``, supervised by the product mask when the data has one: the siamese second output of COSNet,
   which gives the garment-side co-attention a target (an addition to the paper, weight configurable).
-- **Single- and multi-frame mechanisms.** Frames 0 and 1 of a sequence get ``M_c`` from the single-frame
-  head. From frame 2 on, ``M_c^{t+1}`` comes from a multi-frame head that sees the human-grid features of
-  the current guiding frame ``h^{t+1}`` *and the previous two predicted try-on masks* ``M_c^{t-1}, M_c^t``
-  (our reading of "the previous two frames and the current-frame human image"); the previous masks are
-  detached inputs, resized to the feature grid.
+- **Single- and multi-frame mechanisms, and which frame the CMN reads (Eq. 7).** Eq. 7 feeds the generator
+  ``CMN({h^{t-1}}, C)`` with ``h^0 = h^s``: the try-on mask of frame ``t`` is predicted from the frame
+  *before* it, never from frame ``t`` itself (which at inference does not exist yet, and in paired training is
+  the answer). So ``M_c^0 = M_c^1 = single(h^0)`` (the single-frame head, "for the first two frames", both
+  read ``h^0``), and from frame 2 on ``M_c^{t+1} = multi(h^t, M_c^{t-1}, M_c^t)``: the multi-frame head sees
+  the human-grid features of the current frame ``h^t`` and the previous two predicted try-on masks and
+  predicts the next-frame mask ("considers the previous two frames and the current-frame human image to
+  predict the next-frame try-on clothing mask M_c^{t+1}", Sec. 3.1). The previous masks are detached inputs,
+  resized to the feature grid. (An earlier version ran the multi-frame head on ``h^{t+1}``: in training the
+  generated frame then depended on its own ground truth.)
 - Masks are predicted at the output stride and upsampled bilinearly to the input size (COSNet/DeepLabv3).
 """
 
@@ -61,9 +66,7 @@ class ResNetTrunk(nn.Module):
     (about 3x cheaper).
     """
 
-    def __init__(
-        self, layers: tuple[int, ...] = (3, 4, 6, 3), width_per_group: int = 64, output_stride: int = 8
-    ):
+    def __init__(self, layers: tuple[int, ...] = (3, 4, 6, 3), width_per_group: int = 64, output_stride: int = 8):
         super().__init__()
         if output_stride not in (8, 16):
             raise ValueError(f"output_stride must be 8 or 16, got {output_stride}")
@@ -128,9 +131,7 @@ class CoAttention(nn.Module):
 
 
 def _head(in_channels: int, hidden: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(in_channels, hidden, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(hidden, 1, 1)
-    )
+    return nn.Sequential(nn.Conv2d(in_channels, hidden, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(hidden, 1, 1))
 
 
 @dataclass
@@ -193,50 +194,37 @@ class CoAttentionMaskNetwork(nn.Module):
             garment_features: ``self.encode(garment)`` when already computed (reused along a video).
         """
         if garment_features is None and garment.shape == human.shape:
-            eps_h, eps_c = self.encode(torch.cat([human, garment])).chunk(
-                2
-            )  # one batch: BatchNorm sees >1 image
+            eps_h, eps_c = self.encode(torch.cat([human, garment])).chunk(2)  # one batch: BatchNorm sees >1 image
         else:
             eps_h = self.encode(human)
             eps_c = self.encode(garment) if garment_features is None else garment_features
         z_h, z_c = self.coattention(eps_h, eps_c)
         tryon = self.head_tryon(z_h) if previous is None else self._multi(z_h, previous)
         up = lambda x, ref: F.interpolate(x, size=ref.shape[-2:], mode="bilinear", align_corners=False)  # noqa: E731
-        return CMNOutput(
-            up(self.head_removed(z_h), human), up(tryon, human), up(self.head_garment(z_c), garment)
-        )
+        return CMNOutput(up(self.head_removed(z_h), human), up(tryon, human), up(self.head_garment(z_c), garment))
 
     def sequence(self, frames: torch.Tensor, garment: torch.Tensor) -> CMNOutput:
-        """Masks of a guiding sequence: single-frame for frames 0 and 1, multi-frame from frame 2 on.
+        """Masks of a sequence of frames ``h^0 .. h^{N-1}`` (module docstring, Eq. 7).
+
+        ``removed[:, t]`` (``M_r^t``) reads frame ``t``; ``tryon[:, 0]`` and ``tryon[:, 1]`` are the
+        single-frame mask of frame 0; ``tryon[:, t+1]`` for ``t >= 1`` is the multi-frame mask read from frame
+        ``t`` and the two previous masks of this chain. Each frame is encoded in its own batch (with the
+        garment), so no normalisation statistic mixes frames: ``tryon[:, t]`` is a function of frames
+        ``< t`` only (``t >= 1``).
 
         Args:
-            frames: guiding human frames ``(B, N, 3, H, W)`` in [-1, 1] (frame 0 is the source ``h^s``).
+            frames: human frames ``(B, N, 3, H, W)`` in [-1, 1] (frame 0 is the source ``h^s``).
             garment: garment image ``(B, 3, H', W')`` in [-1, 1].
 
         Returns:
-            :class:`CMNOutput` with ``removed`` and ``tryon`` logits ``(B, N, 1, H, W)``.
+            :class:`CMNOutput` with ``removed`` and ``tryon`` logits ``(B, N, 1, H, W)`` and the garment-side
+            logits ``(B, 1, H', W')``.
         """
-        b, n, _, h, w = frames.shape
-        if garment.shape[-2:] == (h, w):  # one batch: BatchNorm statistics over frames and garments together
-            eps_h, eps_c = self.encode(torch.cat([frames.flatten(0, 1), garment])).split([b * n, b])
-        else:
-            eps_h, eps_c = self.encode(frames.flatten(0, 1)), self.encode(garment)
-        z_h, z_c = self.coattention(eps_h, eps_c.repeat_interleave(n, dim=0))
-        z_h = z_h.unflatten(0, (b, n))
-        removed = self.head_removed(z_h.flatten(0, 1)).unflatten(0, (b, n))
-        tryon = list(
-            self.head_tryon(z_h[:, : min(n, 2)].flatten(0, 1)).unflatten(0, (b, min(n, 2))).unbind(1)
-        )
-        for t in range(2, n):
-            previous = torch.cat([tryon[t - 2], tryon[t - 1]], 1)
-            previous = torch.sigmoid(
-                F.interpolate(previous, size=(h, w), mode="bilinear", align_corners=False)
-            )
-            tryon.append(self._multi(z_h[:, t], previous))
-        up = lambda x, size: F.interpolate(x, size=size, mode="bilinear", align_corners=False)  # noqa: E731
-        garment_logits = self.head_garment(z_c.unflatten(0, (b, n))[:, 0])
-        return CMNOutput(
-            up(removed.flatten(0, 1), (h, w)).unflatten(0, (b, n)),
-            up(torch.stack(tryon, 1).flatten(0, 1), (h, w)).unflatten(0, (b, n)),
-            up(garment_logits, tuple(garment.shape[-2:])),
-        )
+        n = frames.shape[1]
+        first = self(frames[:, 0], garment)
+        removed, tryon = [first.removed], [first.tryon, first.tryon]
+        for t in range(1, n):
+            out = self(frames[:, t], garment, torch.sigmoid(torch.cat([tryon[t - 1], tryon[t]], 1)))
+            removed.append(out.removed)
+            tryon.append(out.tryon)
+        return CMNOutput(torch.stack(removed, 1), torch.stack(tryon[:n], 1), first.garment)

@@ -74,8 +74,8 @@ class HumanSequenceGenerator(nn.Module):
         attn_strides: tuple[int, ...] = (8, 4),
         lambda_hs: float = 1.0,
         lambda_c: float = 1.0,
-        kernel_size: int = 3,
-        sigma: float = 1.0,
+        kernel_size: int = 4,
+        sigma: float = 2.0,
     ):
         super().__init__()
         self.attn_strides = tuple(attn_strides)

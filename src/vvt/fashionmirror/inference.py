@@ -9,9 +9,11 @@ The Python API behind ``vvt tryon --method fashionmirror``::
 
 Images are ``(H, W, 3)`` uint8 RGB; everything is resized to the model's ``sample_size`` (the garment photo
 too, without padding: train and test on garments framed the same way). Skeleton images (Eq. 3) are drawn
-from the keypoints at that size. The pose video's frames are the guiding frames ``h^{t+1}`` the CMN reads
-(Eq. 7) and their skeletons drive the SFE. Keypoints come from :mod:`vvt.preprocess.keypoints` (mediapipe,
-offline) or from :mod:`vvt.pose.openpose` JSON files.
+from the keypoints at that size. Only the pose video's *keypoints* drive the try-on: they are first moved onto
+the person's body (:func:`~vvt.fashionmirror.sfe.normalise_pose`: scale and centre from the person's
+keypoints) and drawn as skeletons for the SFE; the CMN reads the model's own previous frame (Eq. 7 with
+``h^0 = h^s``, :meth:`FashionMirror.iter_generate`), never the pose video's pixels. Keypoints come from
+:mod:`vvt.preprocess.keypoints` (mediapipe, offline) or from :mod:`vvt.pose.openpose` JSON files.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from tqdm.auto import tqdm
 
 from vvt.errors import InputFileError, ShapeMismatchError, VVTError, WeightsNotFoundError
 from vvt.fashionmirror.model import FashionMirror
-from vvt.fashionmirror.sfe import images_to_tensor, pose_embedding
+from vvt.fashionmirror.sfe import images_to_tensor, normalise_pose, pose_embedding
 from vvt.pose.openpose import Keypoints
 from vvt.train.sample_video import to_uint8_frames
 
@@ -93,8 +95,9 @@ def try_on(
         person: source human ``h^s`` ``(H, W, 3)`` uint8.
         garment: garment photo ``(H', W', 3)`` uint8.
         person_kp: keypoints of ``person`` (1 frame).
-        pose_frames: ``N`` guiding frames ``(H'', W'', 3)`` uint8.
-        pose_kp: keypoints of ``pose_frames`` (``N`` frames).
+        pose_frames: the ``N`` frames ``(H'', W'', 3)`` uint8 of the pose video (their count is checked
+            against ``pose_kp``; the pixels are not read).
+        pose_kp: keypoints of ``pose_frames`` (``N`` frames), normalised to ``person_kp`` here.
         progress: show a progress bar.
 
     Returns:
@@ -113,13 +116,10 @@ def try_on(
     source = _image_tensor(person, (h, w), device)
     cloth = _image_tensor(garment, (h, w), device)
     source_pose = pose_embedding(person_kp, h, w).to(device)
-
-    def guides():
-        for t, frame in enumerate(pose_frames):
-            yield _image_tensor(frame, (h, w), device), pose_embedding(pose_kp[t], h, w).to(device)
-
+    driving = normalise_pose(pose_kp, person_kp)
+    poses = (pose_embedding(driving[t], h, w).to(device) for t in range(len(driving)))
+    frames = model.iter_generate(source, source_pose, cloth, poses)
     out = []
-    frames = model.iter_generate(source, source_pose, cloth, guides())
     for frame in tqdm(
         frames, total=len(pose_frames), desc="FashionMirror try-on", unit="frame", disable=not progress
     ):

@@ -168,8 +168,8 @@ def sample_correctness_loss(
     feat_t: torch.Tensor,
     feat_next: torch.Tensor,
     flow: torch.Tensor,
-    kernel_size: int = 3,
-    sigma: float = 1.0,
+    kernel_size: int = 4,
+    sigma: float = 2.0,
     eps: float = 1e-6,
 ) -> torch.Tensor:
     """Eqs. 5-6: ``1/N sum_l exp(-mu(eps^t_{l,F}, eps^{t+1}_l) / mu_l^max)``, averaged over the batch.
@@ -196,7 +196,7 @@ class SampleCorrectness(nn.Module):
     """``L_corr`` of Eq. 5 over the attentive layers: VGG19 features of the matching stride (relu3_1 at 4,
     relu4_1 at 8), the flow resized to the feature grid when sizes differ (odd image sizes)."""
 
-    def __init__(self, vgg: VGG19Features, kernel_size: int = 3, sigma: float = 1.0):
+    def __init__(self, vgg: VGG19Features, kernel_size: int = 4, sigma: float = 2.0):
         super().__init__()
         self.vgg = vgg
         self.kernel_size, self.sigma = kernel_size, sigma

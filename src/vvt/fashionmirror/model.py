@@ -12,13 +12,27 @@ frames per iteration, i.e. ``N = 7``, with random skips of 0-2 frames drawn by t
 ``(B, N, 1, H, W)`` {0, 1} (ground truth of both ``M_r`` and ``M_c``: in paired training the garment worn is
 ``C``); optional ``"garment_mask"`` ``(B, 1, H, W)``.
 
-**Stages** (Sec. 4.1): ``"cmn"`` trains the CMN alone with Eq. 2 on ``M_r`` (every frame), ``M_c`` (frames 0-1
-single-frame, then multi-frame) and the garment-side mask. ``"end2end"`` trains everything with Eq. 9 plus
-the CMN loss. Training is teacher-forced, the paper's footnote 3: the current frame ``h^t`` is the *real*
-frame ``t`` masked by its predicted removed mask, ``h_m^t = h^t * (1 - M_r^t)``, so all ``N - 1`` steps run as
-one batch. At inference (:meth:`FashionMirror.generate`) the sequence is autoregressive from ``h^0 = h^s``:
-``h_m^t = h_g^t * (1 - M_c^t)`` removes the (generated) try-on garment, so the HSG sees the same kind of
-garment-free input as in training and the garment always comes from ``C``.
+**Stages** (Sec. 4.1): ``"cmn"`` trains the CMN alone with Eq. 2 on ``M_r`` (every frame), ``M_c`` (single-frame
+on frame 0, then multi-frame, each read from the frame before, Eq. 7) and the garment-side mask. ``"end2end"``
+trains everything with Eq. 9 plus the CMN loss.
+
+**Training as inference runs** (issue 19; our additions to the paper's teacher-forced training, footnote 3):
+
+* **No path from a target to its own prediction.** The try-on mask fed to step ``t -> t+1`` is ``M_c^{t+1}``
+  read by the CMN from frame ``t`` (Eq. 7: ``CMN(h^{t-1}, C)`` for output ``t``, ``h^0 = h^s``), and each
+  frame is normalised in its own batch, so the generated frame ``t+1`` has an exactly zero gradient with
+  respect to the real frames ``t+1, t+2, ...`` (tested).
+* **Rollouts** (:meth:`FashionMirrorTraining.rollout`): the steps run one after another; from a step
+  ``k ~ U{1..N-1}`` of each batch on, the current frame is the model's own previous output masked by its
+  try-on mask, ``h_g^t (1 - M_c^t)`` (detached), exactly what :meth:`FashionMirror.iter_generate` feeds back;
+  before it, the real frame masked by its removed mask, ``h^t (1 - M_r^t)`` (footnote 3).
+* **Large first pose gaps** (:meth:`FashionMirrorTraining.arrange`): on half the batches the source is a later
+  frame of the clip, so the first step jumps over up to ``(N - 2)(1 + max_skip)`` frames, as inference jumps from
+  the person photo's pose to the first driving pose.
+
+At inference (:meth:`FashionMirror.generate`) the sequence is autoregressive from ``h^0 = h^s``: the CMN reads
+the model's own previous frame and ``h_m^t = h_g^t * (1 - M_c^t)`` removes the (generated) try-on garment, so
+the HSG sees the same kind of garment-free input as in training and the garment always comes from ``C``.
 """
 
 from __future__ import annotations
@@ -80,8 +94,8 @@ class FashionMirror(ModelMixin, ConfigMixin):
         attn_strides: tuple[int, ...] = (8, 4),
         lambda_hs: float = 1.0,
         lambda_c: float = 1.0,
-        kernel_size: int = 3,
-        sigma: float = 1.0,
+        kernel_size: int = 4,
+        sigma: float = 2.0,
     ):
         super().__init__()
         self.cmn = CoAttentionMaskNetwork(
@@ -120,65 +134,84 @@ class FashionMirror(ModelMixin, ConfigMixin):
         source: torch.Tensor,
         source_pose: torch.Tensor,
         garment: torch.Tensor,
-        guides: Iterable[tuple[torch.Tensor, torch.Tensor]],
+        poses: Iterable[torch.Tensor],
     ) -> Iterator[torch.Tensor]:
-        """Autoregressive try-on (Eq. 7), one frame per guiding frame, starting from ``h^0 = h^s``.
+        """Autoregressive try-on (Eq. 7), one frame per driving pose, starting from ``h^0 = h^s``.
+
+        The CMN reads the frame before the one generated (Eq. 7, ``CMN(h^{t-1}, C)``): ``h^s`` for the first
+        two masks, then the model's own previous output (:mod:`.cmn`); the driving video's frames are never
+        read, only their skeletons. ``h_m^t = h_g^t * (1 - M_c^t)`` removes the generated try-on garment from
+        the frame fed back.
 
         Args:
             source: source human ``h^s`` ``(B, 3, H, W)`` in [-1, 1].
             source_pose: its skeleton image ``p^0`` ``(B, 3, H, W)``.
             garment: ``C`` ``(B, 3, H, W)``.
-            guides: pairs ``(h^{t+1}, p^{t+1})`` of guiding frame and its skeleton, each ``(B, 3, H, W)``.
+            poses: skeleton images ``p^{t+1}`` ``(B, 3, H, W)`` of the driving poses.
 
         Yields:
             ``h_g^{t+1}`` ``(B, 3, H, W)`` in [-1, 1].
         """
-        eps_c = self.cmn.encode(garment)
-        first = self.cmn(source, garment, garment_features=eps_c)
+        first = self.cmn(source, garment)
         source_masked = source * (1 - torch.sigmoid(first.removed))
-        current, pose_t = source_masked, source_pose
-        tryon_masks = [torch.sigmoid(first.tryon)]
-        for guide, pose_next in guides:
-            previous = torch.cat(tryon_masks[-2:], 1) if len(tryon_masks) >= 2 else None
-            mask_next = torch.sigmoid(self.cmn(guide, garment, previous, garment_features=eps_c).tryon)
-            frame, _, _ = self.step(source_masked, current, garment, mask_next, pose_t, pose_next)
+        current, pose_t, frame = source_masked, source_pose, source
+        masks = [torch.sigmoid(first.tryon)] * 2  # M_c^0 = M_c^1 = single(h^0)
+        for t, pose_next in enumerate(poses):
+            if t > 0:
+                masks.append(torch.sigmoid(self.cmn(frame, garment, torch.cat(masks[-2:], 1)).tryon))
+            frame, _, _ = self.step(source_masked, current, garment, masks[-1], pose_t, pose_next)
             yield frame
-            current, pose_t = frame * (1 - mask_next), pose_next
-            tryon_masks = [tryon_masks[-1], mask_next]
+            current, pose_t = frame * (1 - masks[-1]), pose_next
 
-    def generate(
-        self, source: torch.Tensor, garment: torch.Tensor, guides: torch.Tensor, skeletons: torch.Tensor
-    ) -> torch.Tensor:
+    def generate(self, source: torch.Tensor, garment: torch.Tensor, skeletons: torch.Tensor) -> torch.Tensor:
         """:meth:`iter_generate` on whole tensors.
 
         Args:
             source: ``(B, 3, H, W)``; garment: ``(B, 3, H, W)``.
-            guides: guiding frames ``(B, N, 3, H, W)`` (frame 0 = the source's own frame slot).
-            skeletons: ``(B, N, 3, H, W)``, ``skeletons[:, 0]`` the source's.
+            skeletons: ``(B, N, 3, H, W)``, ``skeletons[:, 0]`` the source's, ``1..N-1`` the driving poses.
 
         Returns:
             ``(B, N - 1, 3, H, W)`` generated frames 1..N-1.
         """
-        pairs = zip(guides[:, 1:].unbind(1), skeletons[:, 1:].unbind(1))
-        return torch.stack(list(self.iter_generate(source, skeletons[:, 0], garment, pairs)), 1)
+        return torch.stack(list(self.iter_generate(source, skeletons[:, 0], garment, skeletons[:, 1:].unbind(1))), 1)
 
 
 @dataclass
 class LossWeights:
-    """Weights of the CMN loss (Eq. 2) and the try-on loss (Eqs. 9-11); see :mod:`.losses` for the terms."""
+    """Weights of the CMN loss (Eq. 2) and the try-on loss (Eqs. 9-11); see :mod:`.losses` for the terms.
 
-    cmn_l1: float = 1.0
-    cmn_bce: float = 1.0
-    cmn_patch: float = 1.0
-    cmn_garment: float = 0.5  # garment-side mask head (our addition, see cmn.py)
-    cmn_in_end2end: float = 1.0
-    l1: float = 1.0
-    perceptual: float = 1.0
-    style: float = 100.0
-    adversarial: float = 0.1
-    clothes: float = 1.0
-    flow: float = 1.0
-    temporal: float = 1.0
+    The paper prints no weight (Eq. 2's lambdas and Eqs. 9-11's terms are named, not valued; Appendix A is not
+    in the text we have). The source of each value: "paper" where the printed equation has no weight (1),
+    "GFLA" where Ren et al.'s released pose-transfer config sets it, "ours" where we chose it.
+    """
+
+    cmn_l1: float = 1.0  # ours: Eq. 2 lambda_L1, value not printed
+    cmn_bce: float = 1.0  # ours: Eq. 2 lambda_BCE, value not printed
+    cmn_patch: float = 1.0  # ours: Eq. 2 lambda_Patch, value not printed
+    cmn_garment: float = 0.5  # ours: the garment-side mask head is our addition (cmn.py)
+    cmn_in_end2end: float = 1.0  # ours: Sec. 4.1 trains the CMN first, then "the whole model end-to-end"
+    l1: float = 1.0  # GFLA: lambda_l1 = 1 (Ren et al. 2020, pose transfer)
+    perceptual: float = 1.0  # ours: GFLA's lambda_content is 0.5; 1 keeps Eq. 10's human/clothes terms equal
+    style: float = 100.0  # GFLA: lambda_style = 500 for 256x256 DeepFashion; ours 100 for the random VGG19 at 64x48
+    adversarial: float = 0.1  # ours: GFLA's lambda_g = 2 with its spectral-norm D; 0.1 keeps the tiny model stable
+    clothes: float = 1.0  # paper: Eq. 10 adds L_clothes^s to L_human^s without a weight
+    flow: float = 1.0  # ours: Eq. 11 L_flow is "the weighted version of L_corr", weight not printed (GFLA 5)
+    temporal: float = 1.0  # paper: Eq. 11 adds the temporal terms without a weight
+
+
+@dataclass
+class Rollout:
+    """Training as inference runs (:meth:`FashionMirrorTraining.arrange`), our addition to Sec. 4.1's
+    teacher-forced training (footnote 3).
+
+    ``enabled``: feed the model's own outputs back from a step ``k ~ U{1..N-1}`` of each batch on (the
+    schedule: a uniform share of teacher-forced prefix lengths, so every step index is trained both ways).
+    ``first_gap``: probability that a batch starts from a later frame of the clip than its first target, so the
+    first step learns pose gaps as large as inference's person-photo -> first-driving-pose jump.
+    """
+
+    enabled: bool = True
+    first_gap: float = 0.5
 
 
 class FashionMirrorTraining(nn.Module):
@@ -193,6 +226,7 @@ class FashionMirrorTraining(nn.Module):
         weights: loss weights.
         vgg_weights: local torchvision VGG19 state dict (file or folder); None = random (tests only).
         disc_channels: discriminator width.
+        rollout: the rollout schedule (:class:`Rollout`).
     """
 
     def __init__(
@@ -201,10 +235,12 @@ class FashionMirrorTraining(nn.Module):
         weights: LossWeights | None = None,
         vgg_weights=None,
         disc_channels: int = 64,
+        rollout: Rollout | None = None,
     ):
         super().__init__()
         self.model = model
         self.w = weights or LossWeights()
+        self.schedule = rollout or Rollout()
         self.cmn_loss = CMNLoss(self.w.cmn_l1, self.w.cmn_bce, self.w.cmn_patch)
         self.vgg = VGG19Features(weights=vgg_weights)
         k, s = model.config.kernel_size, model.config.sigma
@@ -241,28 +277,82 @@ class FashionMirrorTraining(nn.Module):
         self.model.eval()
         try:
             person, skeleton, garment = batch["person"][:1], batch["skeleton"][:1], batch["garment"][:1]
-            generated = self.model.generate(person[:, 0], garment, person, skeleton)[0]
+            generated = self.model.generate(person[:, 0], garment, skeleton)[0]
             tryon = torch.sigmoid(self.model.cmn.sequence(person, garment).tryon[0, 1:])
         finally:
             self.model.train(was_training)
         write_grid(path, [[person[0, 1:], generated, skeleton[0, 1:], tryon]])
 
     def cmn_losses(self, batch: dict, masks) -> torch.Tensor:
-        """Eq. 2 on ``M_r`` and ``M_c`` of every frame, plus the garment-side mask when the batch has one."""
-        loss = self.cmn_loss(masks.removed, batch["worn_mask"]) + self.cmn_loss(
-            masks.tryon, batch["worn_mask"]
-        )
+        """Eq. 2 on ``M_r`` and ``M_c`` of every frame (``M_c^t`` read from frame ``t - 1``, Eq. 7), plus the
+        garment-side mask when the batch has one."""
+        loss = self.cmn_loss(masks.removed, batch["worn_mask"]) + self.cmn_loss(masks.tryon, batch["worn_mask"])
         if "garment_mask" in batch and self.w.cmn_garment > 0:
             loss = loss + self.w.cmn_garment * self.cmn_loss(masks.garment, batch["garment_mask"])
         return loss
 
+    def arrange(self, batch: dict, generator: torch.Generator | None) -> tuple[dict, int]:
+        """Training as inference runs (module docstring): ``(batch, k)`` with, on a coin flip of probability
+        ``rollout.first_gap``, the source frame replaced by a later frame ``j ~ U{2..N-1}`` of the same clip (a
+        first pose gap of up to ``(N - 2) (1 + max_skip)`` frames), and ``k ~ U{1..N-1}`` the first step whose
+        current frame is the model's own previous output (``k = N - 1``: teacher-forced throughout). Without a
+        ``generator`` (held-out losses) nothing changes and ``k = N - 1``."""
+        n = batch["person"].shape[1]
+        r = self.schedule
+        if generator is None or n < 3:
+            return batch, n - 1
+        draw = lambda hi: int(torch.randint(hi, (1,), generator=generator))  # noqa: E731
+        gap, j = float(torch.rand((), generator=generator)) < r.first_gap, 2 + draw(n - 2)
+        k = 1 + draw(n - 1) if r.enabled else n - 1
+        if gap:
+            batch = dict(batch)
+            for key in ("person", "skeleton", "worn_mask"):
+                seq = batch[key]
+                batch[key] = torch.cat([seq[:, j : j + 1], seq[:, 1:]], 1)
+        return batch, k
+
+    def rollout(self, batch: dict, masks, feedback_from: int) -> tuple[torch.Tensor, list[dict]]:
+        """The generated frames ``h_g^1 .. h_g^{N-1}`` ``(B, N-1, 3, H, W)`` and the SFE flows of each step.
+
+        Step ``t -> t+1`` reads ``h_m^t``: the real frame ``t`` without its predicted removed mask,
+        ``h^t (1 - M_r^t)`` (footnote 3), for ``t < feedback_from``, and from step ``feedback_from`` on the
+        model's own previous output without its try-on mask, ``h_g^t (1 - M_c^t)`` (detached: no
+        backpropagation through time), as at inference. ``M_c^{t+1}`` comes from the CMN on the same frame
+        ``h^t`` the step reads (Eq. 7): ``masks.tryon`` (the real-frame chain) while teacher-forced, the CMN on
+        the generated frame once fed back. Nothing in step ``t`` reads the real frame ``t + 1``.
+        """
+        person, skeleton, garment = batch["person"], batch["skeleton"], batch["garment"]
+        n = person.shape[1]
+        removed, tryon = torch.sigmoid(masks.removed), torch.sigmoid(masks.tryon)
+        source = person[:, 0] * (1 - removed[:, 0])
+        current, history = source, [tryon[:, 0], tryon[:, 1]]
+        fakes, flows = [], []
+        for t in range(n - 1):
+            if t >= feedback_from:
+                history.append(
+                    torch.sigmoid(self.model.cmn(fakes[-1].detach(), garment, torch.cat(history[-2:], 1)).tryon)
+                )
+            elif t > 0:
+                history.append(tryon[:, t + 1])
+            fake, flow, _ = self.model.step(source, current, garment, history[-1], skeleton[:, t], skeleton[:, t + 1])
+            fakes.append(fake)
+            flows.append(flow)
+            if t + 1 >= feedback_from:
+                current = fake.detach() * (1 - history[-1])
+            else:
+                current = person[:, t + 1] * (1 - removed[:, t + 1])
+        return torch.stack(fakes, 1), flows
+
     def training_step(self, batch: dict, stage: str, generator: torch.Generator | None = None) -> dict:
         """One step of ``stage``: ``{"loss": total, <term>: value, ...}``, every value a scalar tensor.
 
-        ``generator`` is accepted for the trainer protocol; the step itself draws no random numbers.
+        ``generator`` draws the first-step pose gap and the rollout schedule (:meth:`arrange`); without one
+        the step is teacher-forced on the batch as given.
         """
         _check_stage(stage)
         _check_batch(batch)
+        if stage == "end2end":
+            batch, feedback_from = self.arrange(batch, generator)
         person, garment, worn = batch["person"], batch["garment"], batch["worn_mask"]
         masks = self.model.cmn.sequence(person, garment)
         cmn = self.cmn_losses(batch, masks)
@@ -270,27 +360,21 @@ class FashionMirrorTraining(nn.Module):
             return {"loss": cmn, "cmn": cmn.detach()}
 
         b, n = person.shape[:2]
-        flat = lambda x: x.flatten(0, 1)  # noqa: E731
-        removed = torch.sigmoid(masks.removed)
-        current = flat(person[:, :-1] * (1 - removed[:, :-1]))
-        source = flat((person[:, :1] * (1 - removed[:, :1])).expand(-1, n - 1, -1, -1, -1))
-        garments = garment.repeat_interleave(n - 1, dim=0)
-        tryon_next = flat(torch.sigmoid(masks.tryon)[:, 1:])
-        pose_t, pose_next = flat(batch["skeleton"][:, :-1]), flat(batch["skeleton"][:, 1:])
-        fake, flows, _ = self.model.step(source, current, garments, tryon_next, pose_t, pose_next)
-        real, worn_next = flat(person[:, 1:]), flat(worn[:, 1:])
+        seq_fake, step_flows = self.rollout(batch, masks, feedback_from)
+        flows = {s: torch.cat([f[s] for f in step_flows]) for s in step_flows[0]}
+        pose_next = torch.cat(batch["skeleton"][:, 1:].unbind(1))
+        real_steps, worn_steps = person[:, 1:], worn[:, 1:]
+        real, worn_next = torch.cat(real_steps.unbind(1)), torch.cat(worn_steps.unbind(1))
+        fake = torch.cat(seq_fake.unbind(1))  # step-major, as the flows
 
         with torch.no_grad():
-            f_real_all = self.vgg(flat(person))
+            f_real = self.vgg(real)
+            f_prev = self.vgg(torch.cat(person[:, :-1].unbind(1)))
             f_real_masked = self.vgg(real * worn_next)
-        f_real = {k: v.unflatten(0, (b, n))[:, 1:].flatten(0, 1) for k, v in f_real_all.items()}
-        f_prev = {k: v.unflatten(0, (b, n))[:, :-1].flatten(0, 1) for k, v in f_real_all.items()}
         f_fake, f_fake_masked = self.vgg(fake), self.vgg(fake * worn_next)
 
         d_params = {k: p.detach() for k, p in self.discriminator.named_parameters()}
-        adv_g = hinge_g_loss(
-            functional_call(self.discriminator, d_params, (torch.cat([fake, pose_next], 1),))
-        )
+        adv_g = hinge_g_loss(functional_call(self.discriminator, d_params, (torch.cat([fake, pose_next], 1),)))
         adv_d = hinge_d_loss(
             self.discriminator(torch.cat([real, pose_next], 1)),
             self.discriminator(torch.cat([fake.detach(), pose_next], 1)),
@@ -307,10 +391,9 @@ class FashionMirrorTraining(nn.Module):
             + w.perceptual * perceptual_loss(f_fake_masked, f_real_masked)
         )
         flow = w.flow * self.correctness(f_prev, f_real, flows)
-        seq_fake, seq_real = fake.unflatten(0, (b, n - 1)), real.unflatten(0, (b, n - 1))
         if n >= 3:
-            human_t = w.temporal * temporal_loss(seq_fake, seq_real)
-            clothes_t = w.temporal * w.clothes * temporal_loss(seq_fake, seq_real, worn[:, 1:])
+            human_t = w.temporal * temporal_loss(seq_fake, real_steps)
+            clothes_t = w.temporal * w.clothes * temporal_loss(seq_fake, real_steps, worn_steps)
         else:
             human_t = clothes_t = fake.new_zeros(())
         total = (human_s + clothes_s) + (flow + human_t + clothes_t) + w.cmn_in_end2end * cmn + adv_d

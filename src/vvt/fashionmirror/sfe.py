@@ -31,6 +31,44 @@ def pose_embedding(kp: Keypoints, height: int, width: int) -> torch.Tensor:
     return images_to_tensor(images)
 
 
+def _body_frame(body: np.ndarray, threshold: float) -> tuple[np.ndarray, float] | None:
+    """``(centre (2,), size)`` of one frame's BODY_25 points ``(25, 3)``: the centre of the confident points'
+    bounding box and its height (the larger side when the box is wider than tall); None with < 2 points."""
+    pts = body[body[:, 2] > threshold, :2]
+    if len(pts) < 2:
+        return None
+    lo, hi = pts.min(0), pts.max(0)
+    return (lo + hi) / 2, float(max(hi - lo))
+
+
+def normalise_pose(driving: Keypoints, person: Keypoints, threshold: float = 0.1) -> Keypoints:
+    """The driving poses moved onto the person's body: scale and centre from the keypoints.
+
+    One similarity for the whole clip, so the motion is kept: ``x' = (x - c_d) * s + c_p`` with ``c_p, size_p``
+    the centre and size of the person photo's body keypoints (:func:`_body_frame`), ``c_d, size_d`` those of
+    the driving clip's first frame with a body, and ``s = size_p / size_d``. Both are first brought to the
+    person's frame size. Without a body in either, the driving poses are returned resized, unchanged
+    otherwise. Points not detected (confidence 0) stay at 0.
+
+    Args:
+        driving: keypoints of the driving clip (``N`` frames).
+        person: keypoints of the person photo (1 frame).
+        threshold: confidence above which a body point counts.
+    """
+    out = driving.resized(person.width, person.height)
+    ref_p = _body_frame(person.body[0], threshold)
+    ref_d = next((r for r in (_body_frame(b, threshold) for b in out.body) if r is not None), None)
+    if ref_p is None or ref_d is None or ref_d[1] <= 0:
+        return out
+    (c_p, size_p), (c_d, size_d) = ref_p, ref_d
+    scale = size_p / size_d
+    for group in ("body", "hand_left", "hand_right", "face"):
+        arr = getattr(out, group)
+        found = arr[..., 2] > 0
+        arr[..., :2] = np.where(found[..., None], (arr[..., :2] - c_d) * scale + c_p, arr[..., :2])
+    return out
+
+
 def images_to_tensor(images: np.ndarray) -> torch.Tensor:
     """``(N, H, W, 3)`` uint8 -> ``(N, 3, H, W)`` float in [-1, 1]."""
     return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 127.5 - 1.0

@@ -7,7 +7,7 @@ randomly skip 0 - 2 frames in the source video [...]. We apply the Adam optimize
 
 * **Stages** (:meth:`FashionMirrorTask.stages`): ``cmn`` for the first ``stages.cmn_steps`` optimisation steps
   (the CMN alone, Eq. 2), then ``end2end`` to ``train.max_steps`` (CMN + SFE + HSG + the PatchGAN
-  discriminator, Eq. 9 plus the CMN loss); the losses and the teacher-forced step are
+  discriminator, Eq. 9 plus the CMN loss); the losses and the rolled-out steps are
   :meth:`vvt.fashionmirror.model.FashionMirrorTraining.training_step`. The shared trainer
   (:mod:`vvt.train.trainer`) switches stages with a fresh optimiser, LR schedule and EMA, and resumes exactly
   across the switch. The paper gives no step counts; ``cmn_steps`` is ours to choose.
@@ -18,6 +18,11 @@ randomly skip 0 - 2 frames in the source video [...]. We apply the Adam optimize
   ``1 + U{0..max_skip}`` apart, with the streams ``person``, ``skeleton``, ``garment``, ``worn_mask`` (the
   ground truth of both masks; the paper takes it from a human parser, SynthVVT writes it exactly) and
   ``garment_mask`` (when the garment-side mask loss is on). Paired samples only: the worn garment is ``C``.
+* **ImageNet initialisation** (Sec. 3.1, "a siamese ResNet"): ``model.cmn_weights`` names a local torchvision
+  ResNet-50 state dict (file or folder) loaded into the CMN trunk before training (needs the ResNet-50 trunk,
+  ``cmn_layers: [3, 4, 6, 3]``, ``cmn_width_per_group: 64``); null keeps the random trunk (the tiny recipe).
+* **Rollouts** (``model.rollout``, :class:`~vvt.fashionmirror.model.Rollout`): own outputs fed back from a
+  random step of each sequence and large first pose gaps, so training sees what inference does.
 * **Loss networks**: VGG19 from ``model.vgg_weights`` (a local torchvision state dict); without it the VGG19
   is randomly initialised from ``model.seed`` (a fixed random feature extractor: enough for SynthVVT, not for
   the paper's perceptual and style losses).
@@ -39,7 +44,8 @@ import torch
 from torch import nn
 
 from vvt.errors import ConfigError
-from vvt.fashionmirror.model import STAGES, FashionMirror, FashionMirrorTraining, LossWeights
+from vvt.fashionmirror.cmn import load_resnet_weights
+from vvt.fashionmirror.model import STAGES, FashionMirror, FashionMirrorTraining, LossWeights, Rollout
 from vvt.train.config import DataSourceConfig, TrainerConfig
 from vvt.train.data import build_sources
 
@@ -78,11 +84,13 @@ class FashionMirrorModelConfig:
     attn_strides: tuple[int, ...] = (8, 4)
     lambda_hs: float = 1.0
     lambda_c: float = 1.0
-    kernel_size: int = 3
-    sigma: float = 1.0
+    kernel_size: int = 4
+    sigma: float = 2.0
     disc_channels: int = 64
     vgg_weights: Path | None = None
+    cmn_weights: Path | None = None
     loss: LossWeights = field(default_factory=LossWeights)
+    rollout: Rollout = field(default_factory=Rollout)
 
 
 @dataclass
@@ -133,7 +141,11 @@ def build_training(config: FashionMirrorRunConfig) -> FashionMirrorTraining:
             kernel_size=m.kernel_size,
             sigma=m.sigma,
         )
-        return FashionMirrorTraining(model, m.loss, vgg_weights=m.vgg_weights, disc_channels=m.disc_channels)
+        if m.cmn_weights is not None:
+            load_resnet_weights(model.cmn.trunk, m.cmn_weights)
+        return FashionMirrorTraining(
+            model, m.loss, vgg_weights=m.vgg_weights, disc_channels=m.disc_channels, rollout=m.rollout
+        )
 
 
 def sequence_streams(config: FashionMirrorRunConfig) -> tuple[str, ...]:

@@ -385,7 +385,8 @@ def run_report(
     if max_videos < 1:
         raise ConfigError(f"--max-videos must be >= 1, got {max_videos}")
     if fashionmirror_report.is_fashionmirror_run(run):
-        report = fashionmirror_report.evaluate_run(run, data, split, pairs, max_videos)
+        figures = Path(out).parent if out is not None else Path(run)  # contact sheet and drift plot beside it
+        report = fashionmirror_report.evaluate_run(run, data, split, pairs, max_videos, figures=figures)
     else:
         report = evaluate_run(run, data, split, pairs, max_videos, steps)
     return write_report(report, markdown(report), run, out)
