@@ -77,11 +77,13 @@ def _child_env() -> dict[str, str]:
 def peak_rss(cmd: list[str]) -> tuple[int, float]:
     """Run ``cmd``; its peak RSS in bytes (Linux ``ru_maxrss`` of that child alone) and its seconds."""
     tick = time.perf_counter()
-    child = subprocess.Popen(cmd, env=_child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode:
-        raise RuntimeError(f"{' '.join(cmd)} failed: {child.stderr.read().decode()[-2000:]}")
+    # the child's log goes to a file: a pipe nobody reads while waiting would fill and block the child
+    with tempfile.TemporaryFile() as log:
+        child = subprocess.Popen(cmd, env=_child_env(), stdout=subprocess.DEVNULL, stderr=log)
+        _, status, usage = os.wait4(child.pid, 0)
+        if os.waitstatus_to_exitcode(status):
+            log.seek(0)
+            raise RuntimeError(f"{' '.join(cmd)} failed: {log.read().decode(errors='replace')[-2000:]}")
     return int(usage.ru_maxrss) * 1024, time.perf_counter() - tick
 
 
