@@ -10,8 +10,15 @@ import torch
 
 from vvt.errors import ConfigError, ShapeMismatchError
 from vvt.realvvt.long_video import (
+    STRATEGIES,
+    ClipCall,
+    array_source,
+    call_seed,
     clip_generator_from_pipeline,
     generate_long_video,
+    guidance_scales,
+    iter_long_video,
+    long_video_plan,
     plan_long_video,
     pose_distance,
     select_keyframes,
@@ -142,8 +149,9 @@ class FakeClipGenerator:
     def __init__(self) -> None:
         self.calls: list[dict[str, np.ndarray]] = []
 
-    def __call__(self, agnostic, mask, densepose, garment):
+    def __call__(self, agnostic, mask, densepose, garment, call_info):
         call = len(self.calls)
+        assert call_info.index == call and (call_info.frames == densepose[:, 0, 0, 2]).all()
         self.calls.append(
             {"agnostic": agnostic.copy(), "mask": mask.copy(), "frames": densepose[:, 0, 0, 2].astype(int)}
         )
@@ -270,7 +278,7 @@ def test_bad_parameters_and_bad_generator_output():
     with pytest.raises(ConfigError, match="d_pose"):
         generate_long_video(FakeClipGenerator(), *args, 4, 0.0, 3, 1, progress=False)
 
-    def half_size(agn, m, dp, g):
+    def half_size(agn, m, dp, g, call):
         return agn[:, ::2]
 
     with pytest.raises(ShapeMismatchError, match="generate_clip must return"):
@@ -294,30 +302,49 @@ class FakePipeline:
         return SimpleNamespace(frames=frames)
 
 
-def test_adapter_converts_seeds_and_resizes_back():
+def clip_call(index: int, num_frames: int) -> ClipCall:
+    return ClipCall(index, np.arange(num_frames), num_frames, np.zeros(num_frames, dtype=bool))
+
+
+def test_adapter_gives_each_call_its_own_seed_and_resizes_back():
     agnostic, mask, densepose, garment = make_inputs(3)
     fake = FakePipeline(0.2)
     generate = clip_generator_from_pipeline(fake, seed=7, num_inference_steps=3, height=16, width=8)
-    out = generate(agnostic, mask, densepose, garment)
+    out = generate(agnostic, mask, densepose, garment, clip_call(0, 3))
     assert out.dtype == np.uint8 and out.shape == agnostic.shape
     assert (out == 51).all()  # 0.2 * 255, a constant survives the resize back to (H, W)
-    generate(agnostic, mask, densepose, garment)
-    expected = {"seed": 7, "output_type": "np", "num_inference_steps": 3, "height": 16, "width": 8}
+    generate(agnostic, mask, densepose, garment, clip_call(1, 3))
+    seeds = [c.pop("seed") for c in fake.calls]
+    assert seeds == [call_seed(7, 0), call_seed(7, 1)] and seeds[0] != seeds[1]
+    for c in fake.calls:  # no saved defaults on the fake: SVD's ramp 1 -> 3 over the clip
+        np.testing.assert_allclose(c.pop("guidance_scales"), [1.0, 2.0, 3.0])
+    expected = {"output_type": "np", "num_inference_steps": 3, "height": 16, "width": 8}
     assert fake.calls == [expected, expected]
+
+
+def test_guidance_ramp_follows_the_video_or_the_clip_or_is_constant():
+    frames = np.array([6, 7, 8])
+    np.testing.assert_allclose(guidance_scales("clip", frames, 11, 1.0, 3.0), [1.0, 2.0, 3.0])
+    np.testing.assert_allclose(guidance_scales("video", frames, 11, 1.0, 3.0), [2.2, 2.4, 2.6])
+    np.testing.assert_allclose(guidance_scales("constant", frames, 11, 1.0, 3.0), [2.0, 2.0, 2.0])
+    # a whole video cut into overlapping clips gets one continuous ramp: frame f always gets the same scale
+    whole = guidance_scales("video", np.arange(11), 11, 1.0, 3.0)
+    np.testing.assert_allclose(whole, np.linspace(1.0, 3.0, 11))
+    with pytest.raises(ConfigError, match="guidance mode"):
+        guidance_scales("segment", frames, 11, 1.0, 3.0)
 
 
 def test_adapter_skips_clips_with_nothing_to_inpaint():
     agnostic, mask, densepose, garment = make_inputs(3)
     fake = FakePipeline(0.2)
-    out = clip_generator_from_pipeline(fake)(agnostic, np.zeros_like(mask), densepose, garment)
+    out = clip_generator_from_pipeline(fake)(agnostic, np.zeros_like(mask), densepose, garment, clip_call(0, 3))
     np.testing.assert_array_equal(out, agnostic)
     assert fake.calls == []
     with pytest.raises(ConfigError, match="generator, output_type"):
         clip_generator_from_pipeline(fake, output_type="pil", generator=None)
 
 
-def test_long_video_with_tiny_realvvt_pipeline():
-    """End to end with the real (tiny, random) RealVVTPipeline: 2 calls of 2 frames, 1 Euler step."""
+def tiny_pipeline_and_inputs():
     from vvt.realvvt.config import RealVVTConfig
     from vvt.realvvt.pipeline import RealVVTPipeline
     from vvt.realvvt.presets import build_components
@@ -334,6 +361,12 @@ def test_long_video_with_tiny_realvvt_pipeline():
     densepose[:, 8:24, 6:18, 0] = np.arange(num_frames, dtype=np.uint8)[:, None, None] * 30
     garment = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
 
+    return pipe, (agnostic, mask, densepose, garment)
+
+
+def test_long_video_with_tiny_realvvt_pipeline():
+    """End to end with the real (tiny, random) RealVVTPipeline: 2 calls of 2 frames, 1 Euler step."""
+    pipe, (agnostic, mask, densepose, garment) = tiny_pipeline_and_inputs()
     generate = clip_generator_from_pipeline(pipe, seed=3, num_inference_steps=1, max_guidance_scale=1.0)
     returned = []
 
@@ -352,5 +385,156 @@ def test_long_video_with_tiny_realvvt_pipeline():
     assert (out[mask] != GREY).mean() > 0.5  # the masked region was generated
     # the keyframe call is the pipeline run directly on frames 0 and 2 with the same seed
     direct = pipe(agnostic[[0, 2]], mask[[0, 2]], densepose[[0, 2]], garment, num_inference_steps=1,
-                  max_guidance_scale=1.0, generator=torch.Generator().manual_seed(3), output_type="np").frames
+                  max_guidance_scale=1.0, generator=torch.Generator().manual_seed(call_seed(3, 0)),
+                  output_type="np").frames
     np.testing.assert_array_equal(out[[0, 2]], np.round(direct * 255).astype(np.uint8))
+
+
+def test_latent_replacement_keeps_fixed_frames_in_latent_space():
+    """``fixed_latents``: the fixed frame's final latent is the clean latent of its frame (the VAE posterior's
+    mode), whatever the noise; the other frames are sampled. Checked on the latents handed to the decoder:
+    SVD's temporal VAE decoder mixes neighbouring frames, so a fixed frame's pixels depend on its clip (the
+    pipeline's paste-back restores them where the agnostic mask is empty)."""
+    pipe, (agnostic, mask, densepose, garment) = tiny_pipeline_and_inputs()
+    mask[0] = False  # frame 0 is "already generated"
+    fixed = np.array([True, False, False])
+    decoded = []
+    decode = pipe.decode_latents
+    pipe.decode_latents = lambda latents, *args: decoded.append(latents.clone()) or decode(latents, *args)
+    for seed in (0, 1):
+        pipe(agnostic, mask, densepose, garment, num_inference_steps=2, max_guidance_scale=1.0, paste_back=False,
+             generator=torch.Generator().manual_seed(seed), output_type="pt", fixed_latents=fixed)
+    pixels = torch.from_numpy(agnostic[:1]).permute(0, 3, 1, 2)[None].float() / 127.5 - 1
+    clean = pipe.model.encode_frames(pixels, scale=True)[0]
+    for latents in decoded:
+        torch.testing.assert_close(latents[:1], clean, atol=1e-5, rtol=0)
+    assert (decoded[0][1:] - decoded[1][1:]).abs().max() > 1e-3  # the free frames follow their noise
+
+
+# ------------------------------------------------------------------------------------ streaming
+
+
+class IndexStamp:
+    """A clip generator writing each frame's video index (and its call) into its pixels."""
+
+    def __init__(self) -> None:
+        self.calls: list[ClipCall] = []
+        self.outputs: list[np.ndarray] = []
+
+    def __call__(self, agnostic, mask, densepose, garment, call):
+        self.calls.append(call)
+        out = agnostic.copy()
+        out[..., 0] = np.where(mask, call.frames[:, None, None] % 256, out[..., 0])
+        out[..., 1] = np.where(mask, call.index, out[..., 1])
+        self.outputs.append(out)
+        return out
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("num_frames", [5, 8, 27])  # F < N, F = N, ragged F (27 = 3 * 8 + 3)
+def test_streaming_yields_every_frame_once_in_order(strategy, num_frames):
+    clip_len, overlap = 8, 2
+    agnostic, mask, densepose, garment = make_inputs(num_frames, jumps=(4, 13))
+    mask[:] = True
+    plan = long_video_plan(densepose, num_frames, clip_len, 0.4, 5, overlap, strategy)
+    stamp = IndexStamp()
+    frames = iter_long_video(stamp, array_source(agnostic, mask, densepose), garment, plan, num_frames,
+                             progress=False)
+    out, calls_when_yielded = [], []
+    for frame in frames:
+        out.append(frame)
+        calls_when_yielded.append(len(stamp.calls))
+    assert len(out) == num_frames
+    np.testing.assert_array_equal([f[0, 0, 0] for f in out], np.arange(num_frames))  # each once, in order
+    assert len(stamp.calls) == len(plan.calls)
+    if len(plan.segments) > 1:  # streamed: the first frame comes out before the last call runs
+        assert calls_when_yielded[0] < len(plan.calls)
+    # the frame each call left is the one yielded: nothing generated twice
+    makers = [f[0, 0, 1] for f in out]
+    for t, maker in enumerate(makers):
+        assert t in stamp.calls[maker].frames and not stamp.calls[maker].fixed[list(stamp.calls[maker].frames).index(t)]
+    if strategy == "independent" and num_frames % clip_len == 0:
+        assert all(not c.fixed.any() for c in stamp.calls)
+    if strategy.startswith("algorithm1") and num_frames > clip_len:
+        assert {4, 13} <= set(plan.keyframes)
+    else:
+        assert not plan.keyframes
+
+
+def test_keyframes_in_the_written_video_equal_the_generated_ones(tmp_path):
+    """Algorithm 1 streamed through write_video (H.264): the decoded keyframes match Step 1's output."""
+    from vvt.io import read_video, write_video
+
+    num_frames, clip_len = 30, 8
+    rng = np.random.default_rng(1)
+    agnostic = np.repeat(rng.integers(60, 200, (num_frames, 1, 1, 3), dtype=np.uint8), 16, axis=1)
+    agnostic = np.repeat(agnostic, 16, axis=2)
+    mask = np.ones((num_frames, 16, 16), dtype=bool)
+    densepose = np.zeros_like(agnostic)
+    densepose[10:, :8] = 200  # a pose change at frame 10
+    plan = long_video_plan(densepose, num_frames, clip_len, 0.2, 6, 2)
+
+    def smooth(agnostic, mask, densepose, garment, call):  # flat frames, each call its own grey level
+        out = agnostic.copy()
+        out[mask] = 40 + 5 * call.index
+        return out
+
+    recorded = []
+
+    def recording(*args):
+        recorded.append(smooth(*args))
+        return recorded[-1]
+
+    frames = iter_long_video(recording, array_source(agnostic, mask, densepose), agnostic[0], plan, num_frames,
+                             progress=False)
+    path = write_video(tmp_path / "out.mp4", frames, fps=8)
+    decoded = read_video(path)[0]
+    assert len(decoded) == num_frames and 10 in plan.keyframes
+    generated = {}
+    for clip, out in zip(plan.keyframe_clips, recorded):
+        generated.update({k: out[i] for i, k in enumerate(clip) if k not in generated})
+    for k, frame in generated.items():
+        assert np.abs(decoded[k].astype(int) - frame.astype(int)).mean() < 2.0, k
+
+
+RSS_CHILD = """
+import resource, sys
+import numpy as np
+from vvt.realvvt.long_video import array_source, iter_long_video, long_video_plan
+from vvt.realvvt.streaming import StreamConditions
+from pathlib import Path
+root = Path(sys.argv[1])
+n = int(sys.argv[2])
+paths = {k: root / k for k in ("agnostic", "agnostic_mask", "densepose")}
+cond = StreamConditions(paths, "vvt_iuv", n, (192, 256), 8.0)
+plan = long_video_plan(cond.iter_densepose(), n, 8, 0.3, 50, 2)
+def gen(a, m, d, g, call):
+    return a.copy()
+total = 0
+for frame, (base, mask) in zip(iter_long_video(gen, cond.load, np.zeros((8, 8, 3), np.uint8), plan, n,
+                                               progress=False), cond.iter_paste()):
+    total += int(frame[0, 0, 0]) + int(mask[0, 0])
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def test_streaming_host_memory_does_not_grow_with_the_video(tmp_path):
+    """A small item 1 of issue 22: the peak RSS of a streamed long video (frame folders of 192x256, 20 vs 200
+    frames, the whole of the longer being ~88 MB of conditions) stays within 1.3x of the short one's."""
+    import subprocess
+    import sys
+
+    from vvt.io import write_image
+
+    frame = np.full((192, 256, 3), 90, dtype=np.uint8)
+    for name in ("agnostic", "agnostic_mask", "densepose"):
+        (tmp_path / name).mkdir()
+    for t in range(200):
+        for name in ("agnostic", "agnostic_mask", "densepose"):
+            write_image(tmp_path / name / f"{t:05d}.png", frame if name != "agnostic_mask" else frame * 2)
+    peaks = [
+        int(subprocess.run([sys.executable, "-c", RSS_CHILD, str(tmp_path), str(n)], check=True,
+                           capture_output=True, text=True).stdout.split()[-1])
+        for n in (20, 200)
+    ]
+    assert peaks[1] < 1.3 * peaks[0], peaks

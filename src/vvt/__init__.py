@@ -1,6 +1,7 @@
 """vvt: video virtual try-on (RealVVT, FashionMirror), SynthVVT data, preprocessing and evaluation.
 
 ``vvt.tryon(video, garment, category="upper", weights=None, **sampling)`` and ``vvt.tryon_batch(pairs, out_dir)``
+(``vvt.tryon_to_file(video, garment, out)`` streams a long video to a file)
 are the Python API of ``vvt tryon`` (:mod:`vvt.api`), imported on first use so that ``import vvt`` stays light.
 """
 
@@ -13,7 +14,7 @@ except PackageNotFoundError:  # running from a source tree that was not installe
 
 from vvt.errors import VVTError  # noqa: E402
 
-_API = ("tryon", "tryon_batch", "TryOnResult")
+_API = ("tryon", "tryon_to_file", "tryon_batch", "TryOnResult")
 
 __all__ = ["VVTError", "__version__", *_API]
 

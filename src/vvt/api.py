@@ -8,7 +8,8 @@ catalogue (:mod:`vvt.batch`).
 
 The stages (:data:`vvt.realvvt.tryon.STAGES`): *preprocess* (the person video to its agnostic video, mask and
 DensePose with :mod:`vvt.preprocess`, or prepared streams; then the letterbox to the working size), *encode*,
-*sample*, *decode* (:func:`vvt.realvvt.tryon.try_on_video`), and *write* (:func:`write_result`).
+*sample*, *decode* (:func:`vvt.realvvt.tryon.iter_try_on_video`), and *write* (:func:`write_result`, or as the
+frames come with :func:`tryon_to_file`).
 """
 
 from __future__ import annotations
@@ -159,12 +160,13 @@ def video_conditions(
     max_frames: int | None = None,
     cache: Any = None,
 ) -> Any:
-    """The :class:`~vvt.realvvt.tryon.VideoConditions` of ``video``: itself when it already is one (prepared
-    streams), else the person video (a path, or ``(F, H, W, 3)`` uint8 frames with ``fps``) preprocessed on
+    """The conditions of ``video``: itself when it already is :class:`~vvt.realvvt.tryon.VideoConditions` or
+    :class:`~vvt.realvvt.streaming.StreamConditions` (prepared streams), else the person video (a path, or ``(F, H, W, 3)`` uint8 frames with ``fps``) preprocessed on
     the fly for ``category`` - through ``cache`` (:class:`vvt.batch.PreprocessCache`) when given."""
+    from vvt.realvvt.streaming import StreamConditions
     from vvt.realvvt.tryon import VideoConditions, conditions_from_video, conditions_of_video_file
 
-    if isinstance(video, VideoConditions):
+    if isinstance(video, (VideoConditions, StreamConditions)):
         return video
     if isinstance(video, (str, Path)):
         if cache is not None:
@@ -201,11 +203,15 @@ def tryon(
     progress: bool = True,
     cache: Any = None,
 ) -> TryOnResult:
-    """Try ``garment`` on the person of ``video`` with RealVVT (``vvt tryon`` in Python).
+    """Try ``garment`` on the person of ``video`` with RealVVT (``vvt tryon`` in Python), in memory.
+
+    For a long video, :func:`tryon_to_file` (same arguments and an output path) writes the frames as they are
+    generated instead, in bounded host memory.
 
     Args:
         video: a person video (file or frame folder), ``(F, H, W, 3)`` uint8 frames (then give ``fps``), or
-            prepared :class:`~vvt.realvvt.tryon.VideoConditions` (e.g. ``vvt.examples.load_example()``).
+            prepared conditions: :class:`~vvt.realvvt.tryon.VideoConditions` (e.g.
+            ``vvt.examples.load_example()``) or streams opened with :func:`vvt.realvvt.tryon.read_conditions`.
         garment: a garment photo (file or ``(h, w, 3)`` uint8).
         category: ``upper``, ``lower`` or ``dresses``: the region replaced.
         weights: a RealVVT folder (``save_pretrained`` layout or a ``vvt train realvvt`` run); None: the
@@ -224,13 +230,94 @@ def tryon(
         progress: progress bars per stage.
         cache: a :class:`vvt.batch.PreprocessCache` for the preprocessed video (used by :func:`tryon_batch`).
     """
+    run = _start(video, garment, category, weights, device, dtype, fps, max_frames, size, clip_len, steps,
+                 guidance_min, guidance_max, seed, d_pose, s_max, overlap, prepare_garment, progress, cache)
+    frames = np.stack(list(run.frames))
+    conditions = run.conditions
+    agnostic, agnostic_mask, densepose = conditions.load(np.arange(conditions.num_frames))
+    return TryOnResult(
+        frames=frames,
+        fps=run.fps,
+        agnostic_mask=agnostic_mask,
+        agnostic=agnostic,
+        densepose=densepose,
+        garment=run.garment,
+        timings=run.timer.seconds,
+        weights=run.weights,
+        settings=run.settings,
+    )
+
+
+def tryon_to_file(video: Any, garment: str | Path | np.ndarray, out: str | Path, category: str = "upper",
+                  weights: str | Path | None = None, **options: Any) -> StreamedTryOn:
+    """:func:`tryon` written to ``out`` (.mp4, .gif, .mov, .mkv or a frame folder) frame by frame as the frames
+    are generated: host memory holds Algorithm 1's keyframes, one clip and one output frame, whatever the
+    video's length (prepared streams are decoded a window at a time; a person video preprocessed on the fly is
+    held whole). ``out`` is written through a temporary file renamed at the end, so an interrupted run leaves
+    nothing there. ``options``: those of :func:`tryon`."""
+    from vvt.io import write_video
+
+    run = _start(video, garment, category, weights, **options)
+    write_video(out, run.frames, fps=run.fps)
+    run.timer.seconds.setdefault("write", 0.0)
+    return StreamedTryOn(Path(out), run.conditions.num_frames, run.fps, run.timer.seconds, run.weights,
+                         run.settings)
+
+
+@dataclass
+class StreamedTryOn:
+    """What :func:`tryon_to_file` returns: the output path, its frame count and rate, the seconds per stage
+    (:data:`vvt.realvvt.tryon.STAGES`), the model folder and the sampling settings used."""
+
+    out: Path
+    num_frames: int
+    fps: float
+    timings: dict[str, float]
+    weights: Path
+    settings: dict[str, Any]
+
+
+@dataclass
+class _Run:
+    frames: Iterable[np.ndarray]
+    conditions: Any
+    garment: np.ndarray
+    fps: float
+    timer: Any
+    weights: Path
+    settings: dict[str, Any]
+
+
+def _start(
+    video: Any,
+    garment: str | Path | np.ndarray,
+    category: str = "upper",
+    weights: str | Path | None = None,
+    device: str = "auto",
+    dtype: str = "auto",
+    fps: float | None = None,
+    max_frames: int | None = None,
+    size: tuple[int, int] | None = None,
+    clip_len: int | None = None,
+    steps: int | None = None,
+    guidance_min: float | None = None,
+    guidance_max: float | None = None,
+    seed: int = 0,
+    d_pose: float | None = None,
+    s_max: int | None = None,
+    overlap: int | None = None,
+    prepare_garment: bool = True,
+    progress: bool = True,
+    cache: Any = None,
+) -> _Run:
+    """Check every option, preprocess, load the model and start the try-on: its frames as an iterator."""
     from vvt.realvvt.tryon import (
         DEFAULT_D_POSE,
         DEFAULT_S_MAX,
         StageTimer,
         check_size,
+        iter_try_on_video,
         training_defaults,
-        try_on_video,
     )
 
     check_category(category)
@@ -268,7 +355,7 @@ def tryon(
         "overlap": overlap,
         "category": category,
     }
-    frames = try_on_video(
+    frames = iter_try_on_video(
         pipeline,
         conditions,
         garment_image,
@@ -284,17 +371,7 @@ def tryon(
         progress=progress,
         timer=timer,
     )
-    return TryOnResult(
-        frames=frames,
-        fps=float(fps or conditions.fps),
-        agnostic_mask=conditions.agnostic_mask,
-        agnostic=conditions.agnostic,
-        densepose=conditions.densepose,
-        garment=garment_image,
-        timings=timer.seconds,
-        weights=folder,
-        settings=settings,
-    )
+    return _Run(frames, conditions, garment_image, float(fps or conditions.fps), timer, folder, settings)
 
 
 def write_result(result: TryOnResult, out: str | Path, fps: float | None = None) -> Path:

@@ -198,7 +198,7 @@ def run_batch(
     progress: bool = True,
     **options: Any,
 ) -> BatchSummary:
-    """Try every pair on (see the module docstring); ``options`` go to :func:`vvt.api.tryon` (steps, seed,
+    """Try every pair on (see the module docstring); ``options`` go to :func:`vvt.api.tryon_to_file` (steps, seed,
     ...). Under ``accelerate launch`` every process runs this with the same pairs and takes its share; the
     returned summary covers all processes."""
     from accelerate import PartialState
@@ -257,12 +257,11 @@ def _one(pair: Pair, weights: Any, device: str, cache: PreprocessCache, progress
     if pair.out.exists():
         logger.info("row %d: %s exists, skipped", pair.row, pair.out)
         return "skipped", pair, ""
-    from vvt.api import tryon
+    from vvt.api import tryon_to_file
 
     try:
-        result = tryon(pair.video, pair.garment, pair.category, weights, device=device, cache=cache,
-                       progress=progress, **options)
-        result.write(pair.out)
+        tryon_to_file(pair.video, pair.garment, pair.out, pair.category, weights, device=device, cache=cache,
+                      progress=progress, **options)
         logger.info("row %d: wrote %s", pair.row, pair.out)
         return "done", pair, ""
     except Exception as exc:  # a failing pair must not stop the batch

@@ -1,4 +1,4 @@
-"""The web demo (``vvt demo``): a Gradio page in front of :func:`vvt.api.tryon`.
+"""The web demo (``vvt demo``): a Gradio page in front of :func:`vvt.api.tryon_to_file`.
 
 Upload a person video (or press *Use the example*: the bundled SynthVVT clip and garment,
 :mod:`vvt.examples`) and a garment photo, choose the category, the steps and the seed, press *Try on*; the
@@ -50,7 +50,7 @@ def make_handler(weights: str | Path | None, device: str, out_dir: Path):
 
     def handle(video: str | None, garment: str | None, category: str, steps: float, seed: float,
                use_example: bool, progress: Any = gr.Progress(track_tqdm=True)) -> str:  # noqa: B008 (Gradio injects it)
-        from vvt.api import tryon
+        from vvt.api import tryon_to_file
         from vvt.errors import VVTError
         from vvt.examples import example_path
 
@@ -69,10 +69,9 @@ def make_handler(weights: str | Path | None, device: str, out_dir: Path):
             if photo is None:
                 raise gr.Error("Upload a garment photo first.")
             progress(0, desc="starting")
-            result = tryon(source, Path(photo) if isinstance(photo, str) else photo, category, weights,
-                           device=device, steps=int(steps), seed=int(seed), prepare_garment=prepare)
             out = Path(tempfile.mkdtemp(prefix="tryon-", dir=out_dir)) / "result.mp4"
-            result.write(out)
+            tryon_to_file(source, Path(photo) if isinstance(photo, str) else photo, out, category, weights,
+                          device=device, steps=int(steps), seed=int(seed), prepare_garment=prepare)
             return str(out)
         except gr.Error:
             raise

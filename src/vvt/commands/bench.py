@@ -23,6 +23,7 @@ BENCHES: dict[str, tuple[str, str]] = {
     "train": ("vvt.train.bench", "a RealVVT training step (fwd, bwd, optimiser) at a preset width; GPU memory plan"),
     "quality": ("vvt.eval.bench", "the papers' quality table: baselines and RealVVT on a dataset split"),
     "layouts": ("vvt.data.bench", "seconds to index a VITON-HD-sized tree (11,647 pairs) with read_layout"),
+    "longvideo": ("vvt.realvvt.long_video_bench", "vvt tryon peak RSS on 64-1,024 frames; Algorithm 1 vs chunking"),
     "table": ("vvt.eval.table", "one published table (e.g. RealVVT Table 1) scored with its protocol, beside its rows"),
 }
 

@@ -357,7 +357,7 @@ def run_pairs(args: argparse.Namespace) -> int:
 def run_realvvt(args: argparse.Namespace) -> int:
     import logging
 
-    from vvt.api import tryon, weights_folder
+    from vvt.api import tryon_to_file, weights_folder
 
     log = logging.getLogger(__name__)
     if args.example:
@@ -368,11 +368,11 @@ def run_realvvt(args: argparse.Namespace) -> int:
         weights_folder(args.weights)  # a missing or wrong folder fails before any stream is read
     options = _sampling(args)
     video, garment_path, category, prepare = _realvvt_inputs(args)
-    result = tryon(video, garment_path, category, args.weights, device=args.device, prepare_garment=prepare,
-                   **options)
-    result.write(args.out)
-    log.info("wrote %s (%d frames, %s, garment %s)", args.out, len(result.frames), category, garment_path)
-    print(f"wrote {args.out} ({len(result.frames)} frames; {_timing_line(result.timings)})")
+    # frames are encoded as they are generated: a long video never sits in memory whole
+    result = tryon_to_file(video, garment_path, args.out, category, args.weights, device=args.device,
+                           prepare_garment=prepare, **options)
+    log.info("wrote %s (%d frames, %s, garment %s)", args.out, result.num_frames, category, garment_path)
+    print(f"wrote {args.out} ({result.num_frames} frames; {_timing_line(result.timings)})")
     return 0
 
 

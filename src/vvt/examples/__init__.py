@@ -66,7 +66,7 @@ def load_example() -> Example:
         example_path("densepose"),
         "vvt_iuv",
         example_path("person"),
-    )
+    ).in_memory()
     conditions.name = "bundled example"
     truth, _ = read_video(example_path("ground_truth"))
     return Example(conditions, read_image(example_path("garment")), truth, _read_mask_video(example_path("worn_mask")))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import itertools
 import logging
 import re
 from collections.abc import Iterable, Iterator
@@ -205,8 +206,10 @@ def read_video(
     return np.stack(frames), fps
 
 
-def _as_uint8_frames(frames: np.ndarray | Iterable[np.ndarray]) -> list[np.ndarray]:
-    out = []
+def _as_uint8_frames(frames: np.ndarray | Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    """The frames as ``(H, W, 3)`` uint8, checked one at a time as they are consumed (an iterator of frames is
+    never held in memory as a whole)."""
+    shape = None
     for f in frames:
         f = np.asarray(f)
         if f.ndim == 2:
@@ -215,17 +218,19 @@ def _as_uint8_frames(frames: np.ndarray | Iterable[np.ndarray]) -> list[np.ndarr
             f = f.astype(np.uint8) * 255
         if f.dtype != np.uint8 or f.ndim != 3 or f.shape[-1] != 3:
             raise ValueError(f"frames must be (H, W, 3) uint8, got {f.shape} {f.dtype}")
-        out.append(f)
-    if not out:
+        if shape is not None and f.shape != shape:
+            raise ValueError(f"frames have different sizes: {sorted({f.shape, shape})}")
+        shape = f.shape
+        yield f
+    if shape is None:
         raise ValueError("cannot write a video with zero frames")
-    if len({f.shape for f in out}) != 1:
-        raise ValueError(f"frames have different sizes: {sorted({f.shape for f in out})}")
-    return out
 
 
-def _odd_size(frames: list[np.ndarray], path: Path, odd_size: str) -> tuple[list[np.ndarray], str]:
+def _odd_size(
+    frames: Iterator[np.ndarray], size: tuple[int, int], path: Path, odd_size: str
+) -> tuple[Iterator[np.ndarray], str]:
     """The frames to encode and their pixel format: ``yuv420p``, or for odd sizes as ``odd_size`` says."""
-    h, w = frames[0].shape[:2]
+    h, w = size
     if h % 2 == 0 and w % 2 == 0:
         return frames, "yuv420p"
     if odd_size == "refuse":
@@ -237,7 +242,7 @@ def _odd_size(frames: list[np.ndarray], path: Path, odd_size: str) -> tuple[list
         )
         return frames, "yuv444p"
     log.warning("%s: frame size %dx%d is odd; padding to %dx%d for H.264", path, h, w, h + h % 2, w + w % 2)
-    return [np.pad(f, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge") for f in frames], "yuv420p"
+    return (np.pad(f, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge") for f in frames), "yuv420p"
 
 
 def write_video(
@@ -250,6 +255,10 @@ def write_video(
     lossless: bool = False,
 ) -> Path:
     """Write frames ``(N, H, W, 3)`` uint8 atomically: ``.mp4`` (H.264), ``.gif``, or a PNG-frame folder.
+
+    An iterator of frames is encoded as it yields them (``.mp4`` and folders; ``.gif`` collects them), into a
+    temporary file renamed at the end, so a long video is written in bounded memory and an interrupted run
+    leaves no partial file.
 
     Args:
         path: output path; the suffix picks the format, no suffix means a folder of ``00000.png`` frames.
@@ -267,6 +276,8 @@ def write_video(
     if odd_size not in ("keep", "pad", "refuse"):
         raise ValueError("odd_size must be 'keep', 'pad' or 'refuse'")
     items = _as_uint8_frames(frames)
+    first = next(items)  # raises ValueError on zero frames, before anything is written
+    items = itertools.chain([first], items)
     suffix = path.suffix.lower()
     with atomic_path(path) as tmp:
         if suffix == "":
@@ -279,9 +290,10 @@ def write_video(
                         duration=max(1, round(1000 / fps)), loop=0)
         elif suffix in (".mp4", ".mov", ".mkv", ".m4v"):
             pix_fmt = "rgb24"
+            h, w = first.shape[:2]
             if not lossless:
-                items, pix_fmt = _odd_size(items, path, odd_size)
-            h, w = items[0].shape[:2]
+                items, pix_fmt = _odd_size(items, (h, w), path, odd_size)
+                h, w = h + (h % 2 if odd_size == "pad" else 0), w + (w % 2 if odd_size == "pad" else 0)
             with av.open(str(tmp), mode="w", format="mp4" if suffix in (".mp4", ".m4v") else None) as out:
                 rate = Fraction(fps).limit_denominator(1001)
                 stream = out.add_stream("libx264rgb" if lossless else "libx264", rate=rate)

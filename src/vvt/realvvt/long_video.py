@@ -26,7 +26,14 @@ Readings chosen where the paper is ambiguous (each is also stated where it is im
 - The paper stores the *latents* of the generated keyframes and puts them into the latent agnostic video.
   Here the replacement happens in pixel space, before the clip generator's own VAE encoding, so any clip
   generator fits (:data:`ClipGenerator`). This equals the paper's version up to a VAE decode/encode round
-  trip of the replaced frames.
+  trip of the replaced frames. Strategy ``"algorithm1-latent"`` (:data:`STRATEGIES`) also replaces the
+  *sampled* latents of those frames at every denoising step (``RealVVTPipeline(fixed_latents=...)``), the
+  other reading of "replace agnostic latents with keyframe latents".
+- Noise and guidance (not in the paper, whose clips are short): every call gets its own seed derived from
+  the run's (:func:`call_seed`), and the per-frame guidance ramp can follow the frame's position in the
+  clip (SVD's, restarted in every segment), in the whole video, or be constant (:func:`guidance_scales`).
+- Bounded memory: :func:`iter_long_video` yields each frame as soon as no later call can change it and
+  keeps only the generated keyframes and the current segment (see :mod:`vvt.realvvt.streaming`).
 - "For sequences with keyframes exceeding N, the video is segmented into overlapping segments": the
   same overlapping windows (``overlap`` shared items) are used for the keyframe clips of Step 1 and the
   frame segments of Step 2. The last window is shifted back to end at the last item, so every call but
@@ -39,7 +46,7 @@ Readings chosen where the paper is ambiguous (each is also stated where it is im
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,13 +57,71 @@ from vvt.errors import ConfigError, ShapeMismatchError
 
 logger = logging.getLogger(__name__)
 
-ClipGenerator = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
-"""``generate_clip(agnostic, agnostic_mask, densepose, garment) -> frames``: any try-on clip generator.
+ClipGenerator = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, "ClipCall"], np.ndarray]
+"""``generate_clip(agnostic, agnostic_mask, densepose, garment, call) -> frames``: any try-on clip generator.
 
 ``agnostic`` ``(n, H, W, 3)`` uint8, ``agnostic_mask`` ``(n, H, W)`` bool (True = inpaint), ``densepose``
-``(n, H, W, 3)`` uint8, ``garment`` ``(H, W, 3)`` uint8 -> try-on frames ``(n, H, W, 3)`` uint8, with
+``(n, H, W, 3)`` uint8, ``garment`` ``(H, W, 3)`` uint8, ``call`` the :class:`ClipCall` (which call, which
+video frames, which of them are already generated) -> try-on frames ``(n, H, W, 3)`` uint8, with
 ``n <= clip_len``. Where the mask is False the generator is expected to keep the agnostic pixels.
 """
+
+ClipSource = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
+"""``load(indices) -> (agnostic, agnostic_mask, densepose)`` of the video frames ``indices`` (sorted, int): how
+:func:`iter_long_video` reads its conditions, a window at a time (:func:`array_source` for arrays in memory,
+:class:`vvt.realvvt.streaming.StreamSource` for video files decoded on demand)."""
+
+#: the comparison of ``vvt bench longvideo`` (issue 22): how a video longer than a clip is cut into calls
+STRATEGIES = ("independent", "overlap", "algorithm1", "algorithm1-latent")
+#: how the classifier-free guidance scale of a frame is chosen (:func:`guidance_scales`)
+GUIDANCE_MODES = ("clip", "video", "constant")
+
+
+@dataclass(frozen=True)
+class ClipCall:
+    """One clip generator call of a long video.
+
+    Attributes:
+        index: the call's position in the run (0, 1, ...), the key of its seed (:func:`call_seed`).
+        frames: ``(n,)`` int indices of the clip's frames in the video.
+        num_frames: ``F``, the video's length.
+        fixed: ``(n,)`` bool, frames already generated (keyframes, overlaps): kept, not generated again.
+        fixed_latents: also keep the fixed frames in the sampled latents at every denoising step (strategy
+            ``algorithm1-latent``), not only in the conditions.
+    """
+
+    index: int
+    frames: np.ndarray
+    num_frames: int
+    fixed: np.ndarray
+    fixed_latents: bool = False
+
+
+def call_seed(seed: int, index: int) -> int:
+    """The seed of call ``index`` of a run seeded with ``seed``: ``SeedSequence([seed, index])``'s first 32-bit
+    word, so every segment starts from its own noise (one seed for all would give every segment the same
+    noise pattern) and the run is still reproducible from ``seed`` alone."""
+    return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1)[0])
+
+
+def guidance_scales(
+    mode: str, frames: np.ndarray, num_frames: int, min_scale: float, max_scale: float
+) -> np.ndarray:
+    """Per-frame classifier-free guidance scales ``(n,)`` of a clip holding the video frames ``frames``.
+
+    - ``"clip"``: SVD's ramp ``linspace(min, max, n)`` restarted in every clip (what a clip model does alone;
+      in a long video the strength cycles every ``N - overlap`` frames);
+    - ``"video"``: the same ramp over the whole *video*, ``min + (max - min) f / (F - 1)`` for frame ``f``;
+    - ``"constant"``: ``(min + max) / 2`` everywhere, the ramp's mean.
+    """
+    frames = np.asarray(frames, dtype=np.float64)
+    if mode == "clip":
+        return np.linspace(min_scale, max_scale, len(frames))
+    if mode == "video":
+        return min_scale + (max_scale - min_scale) * frames / max(num_frames - 1, 1)
+    if mode == "constant":
+        return np.full(len(frames), (min_scale + max_scale) / 2)
+    raise ConfigError(f"unknown guidance mode {mode!r} (choose from {', '.join(GUIDANCE_MODES)})")
 
 
 def pose_distance(p: np.ndarray, q: np.ndarray) -> float:
@@ -72,8 +137,9 @@ def pose_distance(p: np.ndarray, q: np.ndarray) -> float:
     return float(np.sqrt(np.mean(d * d)))
 
 
-def select_keyframes(densepose: np.ndarray, d_pose: float, s_max: int) -> list[int]:
-    """Keyframe indices of a DensePose video ``(F, H, W, 3)`` uint8 (Algorithm 1, Step 1).
+def select_keyframes(densepose: Iterable[np.ndarray], d_pose: float, s_max: int) -> list[int]:
+    """Keyframe indices of a DensePose video, ``(F, H, W, 3)`` uint8 or frames one at a time (Algorithm 1,
+    Step 1).
 
     Reading of Algorithm 1 (whose printed condition keeps nearly every frame, against the text of
     Sec. 3.5): start with keyframe ``i = 0``; walk ``j = i + 1, i + 2, ...``; ``j`` becomes the next
@@ -82,8 +148,12 @@ def select_keyframes(densepose: np.ndarray, d_pose: float, s_max: int) -> list[i
     ``pose_distance(p_k, p_f) < d_pose`` and ``f - k < s_max``: a static video gets a keyframe every
     ``s_max`` frames, a sudden pose change gets one exactly where it happens.
 
+    One pass that holds two frames (``p_i`` and ``p_j``), so a long video's DensePose stream can be read
+    frame by frame (:func:`vvt.io.iter_frames`).
+
     Args:
-        densepose: ``(F, H, W, 3)`` uint8 DensePose frames (black background).
+        densepose: ``(F, H, W, 3)`` uint8 DensePose frames (black background), or an iterable of
+            ``(H, W, 3)`` frames.
         d_pose: pose distance threshold in [0, 1], see :func:`pose_distance`.
         s_max: maximum stride between keyframes, >= 1.
 
@@ -91,19 +161,21 @@ def select_keyframes(densepose: np.ndarray, d_pose: float, s_max: int) -> list[i
         Sorted keyframe indices, starting with 0 and ending with ``F - 1``.
     """
     _check_selection_parameters(d_pose, s_max)
-    if densepose.ndim != 4 or len(densepose) == 0:
+    if isinstance(densepose, np.ndarray) and (densepose.ndim != 4 or len(densepose) == 0):
         raise ShapeMismatchError(
             f"densepose must be (F, H, W, 3) frames with F >= 1, got {_describe(densepose)}"
         )
-    num_frames = len(densepose)
-    keyframes = [0]
-    i = 0
-    for j in range(1, num_frames):
-        if j - i >= s_max or pose_distance(densepose[i], densepose[j]) >= d_pose:
+    keyframes: list[int] = []
+    key = None
+    j = -1
+    for j, frame in enumerate(densepose):
+        if key is None or j - keyframes[-1] >= s_max or pose_distance(key, frame) >= d_pose:
             keyframes.append(j)
-            i = j
-    if keyframes[-1] != num_frames - 1:
-        keyframes.append(num_frames - 1)
+            key = frame
+    if j < 0:
+        raise ShapeMismatchError("densepose has no frames")
+    if keyframes[-1] != j:
+        keyframes.append(j)
     return keyframes
 
 
@@ -154,7 +226,8 @@ def plan_long_video(
     if num_frames <= clip_len:
         return LongVideoPlan((), (), (tuple(range(num_frames)),))
     keys = tuple(keyframes)
-    keyframe_clips = tuple(keys[s : s + clip_len] for s in window_starts(len(keys), clip_len, overlap))
+    starts = window_starts(len(keys), clip_len, overlap) if keys else []
+    keyframe_clips = tuple(keys[s : s + clip_len] for s in starts)
     done = set(keys)
     segments = []
     for start in window_starts(num_frames, clip_len, overlap):
@@ -163,6 +236,100 @@ def plan_long_video(
             segments.append(segment)
             done.update(segment)
     return LongVideoPlan(keys, keyframe_clips, tuple(segments))
+
+
+def array_source(agnostic: np.ndarray, agnostic_mask: np.ndarray, densepose: np.ndarray) -> ClipSource:
+    """A :data:`ClipSource` over conditions held in memory."""
+
+    def load(indices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return agnostic[indices], agnostic_mask[indices], densepose[indices]
+
+    return load
+
+
+def strategy_plan(
+    strategy: str, num_frames: int, keyframes: Sequence[int], clip_len: int, overlap: int
+) -> LongVideoPlan:
+    """The calls of one of :data:`STRATEGIES` (issue 22's comparison), all with clips of ``clip_len`` frames:
+
+    - ``"independent"``: consecutive chunks, nothing shared (``overlap`` ignored; a ragged last chunk is
+      shifted back to end at the last frame, as every window here, and keeps the frames it shares);
+    - ``"overlap"``: overlapping chunks, the shared frames kept, no keyframes;
+    - ``"algorithm1"``, ``"algorithm1-latent"``: Algorithm 1 with ``keyframes`` (the latter also replaces the
+      fixed frames' latents at every denoising step, :attr:`ClipCall.fixed_latents`).
+    """
+    if strategy not in STRATEGIES:
+        raise ConfigError(f"unknown long-video strategy {strategy!r} (choose from {', '.join(STRATEGIES)})")
+    if strategy == "independent":
+        return plan_long_video(num_frames, (), clip_len, 0)
+    if strategy == "overlap":
+        return plan_long_video(num_frames, (), clip_len, overlap)
+    return plan_long_video(num_frames, keyframes, clip_len, overlap)
+
+
+def iter_long_video(
+    generate_clip: ClipGenerator,
+    load: ClipSource,
+    garment: np.ndarray,
+    plan: LongVideoPlan,
+    num_frames: int,
+    fixed_latents: bool = False,
+    progress: bool = True,
+) -> Iterator[np.ndarray]:
+    """Run the calls of ``plan`` and yield the ``F`` try-on frames ``(H, W, 3)`` uint8 in order, each once, as
+    soon as no later call can change it (Algorithm 1 in bounded memory).
+
+    The keyframes' conditions are read once (one :data:`ClipSource` call) and the generated keyframes are
+    kept until they are yielded; the segments are read a window at a time. At any moment this holds the
+    keyframes, one segment's conditions and the frames it shares with the next segment: memory does not
+    grow with ``F`` beyond the keyframes.
+
+    Args:
+        generate_clip: the clip generator (:data:`ClipGenerator`).
+        load: the conditions of any frames (:data:`ClipSource`).
+        garment: ``(H, W, 3)`` uint8 garment image, passed to every call.
+        plan: the calls (:func:`plan_long_video`, :func:`strategy_plan`); ``plan.segments`` must cover every
+            frame, in increasing order.
+        num_frames: ``F``.
+        fixed_latents: see :attr:`ClipCall.fixed_latents`.
+        progress: a tqdm bar over the calls.
+    """
+    done: dict[int, np.ndarray] = {}
+    keys = np.asarray(plan.keyframes, dtype=int)
+    key_inputs = load(keys) if len(keys) else None
+    position = {int(k): i for i, k in enumerate(keys)}
+    bar = tqdm(total=len(plan.calls), desc="long video try-on", unit="clip", disable=not progress)
+    call_index = 0
+
+    def run(indices: tuple[int, ...], inputs: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+        nonlocal call_index
+        idx = np.asarray(indices, dtype=int)
+        kept = np.array([int(i) in done for i in idx], dtype=bool)
+        clip_agnostic, clip_mask, clip_densepose = (np.array(x) for x in inputs)
+        for n in np.flatnonzero(kept):
+            clip_agnostic[n] = done[int(idx[n])]
+        clip_mask[kept] = False
+        call = ClipCall(call_index, idx, num_frames, kept, fixed_latents)
+        frames = generate_clip(clip_agnostic, clip_mask, clip_densepose, garment, call)
+        _check_generated(frames, clip_agnostic.shape)
+        for n in np.flatnonzero(~kept):
+            done[int(idx[n])] = frames[n]
+        call_index += 1
+        bar.update()
+
+    with bar:
+        for clip in plan.keyframe_clips:
+            rows = [position[i] for i in clip]
+            run(clip, tuple(x[rows] for x in key_inputs))
+        emitted = 0
+        for s, segment in enumerate(plan.segments):
+            run(segment, load(np.asarray(segment, dtype=int)))
+            final = plan.segments[s + 1][0] if s + 1 < len(plan.segments) else num_frames
+            while emitted < final:
+                yield done.pop(emitted)
+                emitted += 1
+    if emitted != num_frames:
+        raise ShapeMismatchError(f"the plan produced {emitted} of {num_frames} frames")
 
 
 def generate_long_video(
@@ -176,12 +343,14 @@ def generate_long_video(
     s_max: int,
     overlap: int,
     progress: bool = True,
+    strategy: str = "algorithm1",
 ) -> np.ndarray:
     """Try a garment on a video of any length with a clip generator of ``clip_len`` frames (Algorithm 1).
 
     Step 1 selects keyframes on ``densepose`` (:func:`select_keyframes`) and generates them; Step 2
     generates the video in overlapping segments in which the already generated frames replace the
-    agnostic frames with their mask cleared (see the module docstring for the readings chosen).
+    agnostic frames with their mask cleared (see the module docstring for the readings chosen). The
+    conditions in memory, the whole output returned: :func:`iter_long_video` is the streaming form.
 
     Args:
         generate_clip: the clip generator (:data:`ClipGenerator`), e.g.
@@ -196,6 +365,7 @@ def generate_long_video(
         overlap: frames shared by consecutive segments (and keyframes by consecutive keyframe clips),
             ``0 <= overlap < clip_len``.
         progress: show a tqdm bar over the calls.
+        strategy: one of :data:`STRATEGIES` (:func:`strategy_plan`); Algorithm 1 by default.
 
     Returns:
         ``(F, H, W, 3)`` uint8 try-on video.
@@ -203,69 +373,102 @@ def generate_long_video(
     Raises:
         ShapeMismatchError: the inputs do not agree in frame count or size, have the wrong dtype, or
             ``generate_clip`` returned frames of the wrong shape.
-        ConfigError: ``clip_len``, ``overlap``, ``d_pose`` or ``s_max`` out of range.
+        ConfigError: ``clip_len``, ``overlap``, ``d_pose``, ``s_max`` or ``strategy`` out of range.
     """
     num_frames = _check_inputs(agnostic, agnostic_mask, densepose, garment)
+    plan = long_video_plan(densepose, num_frames, clip_len, d_pose, s_max, overlap, strategy)
+    frames = iter_long_video(
+        generate_clip, array_source(agnostic, agnostic_mask, densepose), garment, plan, num_frames,
+        fixed_latents=strategy == "algorithm1-latent", progress=progress,
+    )
+    return np.stack(list(frames))
+
+
+def long_video_plan(
+    densepose: Iterable[np.ndarray],
+    num_frames: int,
+    clip_len: int,
+    d_pose: float,
+    s_max: int,
+    overlap: int,
+    strategy: str = "algorithm1",
+) -> LongVideoPlan:
+    """The plan of ``strategy`` for a video of ``num_frames``: keyframes selected on ``densepose`` (frames
+    or an iterable, read in one pass and only when a strategy with keyframes needs them)."""
     _check_window_parameters(clip_len, overlap)
     _check_selection_parameters(d_pose, s_max)
-    keyframes = select_keyframes(densepose, d_pose, s_max) if num_frames > clip_len else []
-    plan = plan_long_video(num_frames, keyframes, clip_len, overlap)
+    needs_keys = num_frames > clip_len and strategy.startswith("algorithm1")
+    keyframes = select_keyframes(densepose, d_pose, s_max) if needs_keys else []
+    plan = strategy_plan(strategy, num_frames, keyframes, clip_len, overlap)
     logger.info(
-        "long video: %d frames, %d keyframes in %d clip(s), then %d segment(s) of <= %d frames",
-        num_frames, len(plan.keyframes), len(plan.keyframe_clips), len(plan.segments), clip_len,
+        "long video (%s): %d frames, %d keyframes in %d clip(s), then %d segment(s) of <= %d frames",
+        strategy, num_frames, len(plan.keyframes), len(plan.keyframe_clips), len(plan.segments), clip_len,
     )
-    out = np.zeros_like(agnostic)
-    done = np.zeros(num_frames, dtype=bool)
-    for indices in tqdm(plan.calls, desc="long video try-on", unit="clip", disable=not progress):
-        idx = np.asarray(indices)
-        kept = done[idx]
-        clip_agnostic = agnostic[idx]
-        clip_agnostic[kept] = out[idx[kept]]
-        clip_mask = agnostic_mask[idx]
-        clip_mask[kept] = False
-        frames = generate_clip(clip_agnostic, clip_mask, densepose[idx], garment)
-        _check_generated(frames, clip_agnostic.shape)
-        out[idx[~kept]] = frames[~kept]
-        done[idx] = True
-    return out
+    return plan
 
 
-def clip_generator_from_pipeline(pipeline: Any, *, seed: int = 0, **call_kwargs: Any) -> ClipGenerator:
+def clip_generator_from_pipeline(
+    pipeline: Any,
+    *,
+    seed: int = 0,
+    guidance: str = "clip",
+    min_guidance_scale: float | None = None,
+    max_guidance_scale: float | None = None,
+    **call_kwargs: Any,
+) -> ClipGenerator:
     """A :data:`ClipGenerator` running a :class:`~vvt.realvvt.pipeline.RealVVTPipeline` on each clip.
 
     Each call runs ``pipeline(agnostic, agnostic_mask, densepose, garment, generator=...,
-    output_type="np", **call_kwargs)`` with a fresh CPU ``torch.Generator`` seeded with ``seed`` (every clip
-    starts from the same seed, so a long video is reproducible from ``seed``), and returns the frames as
-    uint8 (``round(255 * x)``). With the pipeline's default ``paste_back=True`` the frames whose mask
-    :func:`generate_long_video` cleared come back exactly as given, as Algorithm 1 wants.
+    guidance_scales=..., output_type="np", **call_kwargs)`` and returns the frames as uint8
+    (``round(255 * x)``). With the pipeline's default ``paste_back=True`` the frames whose mask
+    :func:`iter_long_video` cleared come back exactly as given, as Algorithm 1 wants.
 
     Args:
         pipeline: a ``RealVVTPipeline`` (or anything with its ``__call__`` signature).
-        seed: the seed of every call's initial noise and noise augmentation.
-        call_kwargs: further pipeline arguments (``num_inference_steps``, ``min_guidance_scale``,
-            ``max_guidance_scale``, ``height``, ``width``, ...). With ``height``/``width`` the clip runs at
-            that working size and its frames are resized back to the input size (bilinear, antialiased).
+        seed: the run's seed; call ``k`` gets its own CPU ``torch.Generator`` seeded with
+            :func:`call_seed` ``(seed, k)`` (initial noise and noise augmentation).
+        guidance: how each frame's guidance scale is chosen, one of :data:`GUIDANCE_MODES`
+            (:func:`guidance_scales`): ramped over the clip as SVD does, over the whole video, or constant.
+        min_guidance_scale, max_guidance_scale: the ramp's ends (None: the pipeline's saved defaults).
+        call_kwargs: further pipeline arguments (``num_inference_steps``, ``height``, ``width``, ...). With
+            ``height``/``width`` the clip runs at that working size and its frames are resized back to the
+            input size (bilinear, antialiased).
 
+    A call with :attr:`ClipCall.fixed_latents` passes its fixed frames as the pipeline's ``fixed_latents``.
     A clip whose mask is empty in every frame (all frames already generated, or no garment region) has
     nothing to inpaint: its agnostic frames are returned as they are, which is what the pipeline with
     paste-back would return, and the pipeline (which refuses an empty mask) is not called.
     """
-    fixed = {"agnostic", "agnostic_mask", "densepose", "garment", "generator", "output_type", "return_dict"}
+    fixed = {
+        "agnostic", "agnostic_mask", "densepose", "garment", "generator", "output_type", "return_dict",
+        "guidance_scales", "fixed_latents",
+    }
     clash = sorted(fixed & call_kwargs.keys())
     if clash:
         raise ConfigError(f"clip_generator_from_pipeline sets {', '.join(clash)} itself; do not pass them")
+    if guidance not in GUIDANCE_MODES:
+        raise ConfigError(f"unknown guidance mode {guidance!r} (choose from {', '.join(GUIDANCE_MODES)})")
+    saved = getattr(pipeline, "config", None)
+    low = min_guidance_scale if min_guidance_scale is not None else getattr(saved, "min_guidance_scale", 1.0)
+    high = max_guidance_scale if max_guidance_scale is not None else getattr(saved, "max_guidance_scale", 3.0)
 
     def generate_clip(
-        agnostic: np.ndarray, agnostic_mask: np.ndarray, densepose: np.ndarray, garment: np.ndarray
+        agnostic: np.ndarray, agnostic_mask: np.ndarray, densepose: np.ndarray, garment: np.ndarray,
+        call: ClipCall,
     ) -> np.ndarray:
         import torch
         import torch.nn.functional as F
 
         if not agnostic_mask.any():
             return agnostic.copy()
-        generator = torch.Generator("cpu").manual_seed(seed)
+        generator = torch.Generator("cpu").manual_seed(call_seed(seed, call.index))
+        extra = dict(call_kwargs)
+        if call.fixed_latents and call.fixed.any():
+            extra["fixed_latents"] = call.fixed
+        scales = guidance_scales(guidance, call.frames, call.num_frames, low, high)
         output = pipeline(
-            agnostic, agnostic_mask, densepose, garment, generator=generator, output_type="np", **call_kwargs
+            agnostic, agnostic_mask, densepose, garment, generator=generator, output_type="np",
+            guidance_scales=scales, **extra,
         )
         frames = np.asarray(output.frames, dtype=np.float32)
         if frames.shape[1:3] != agnostic.shape[1:3]:

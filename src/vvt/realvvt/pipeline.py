@@ -330,6 +330,8 @@ class RealVVTPipeline(DiffusionPipeline):
         generator: torch.Generator | None = None,
         output_type: Literal["pil", "np", "pt"] = "pil",
         return_dict: bool = True,
+        guidance_scales: Any = None,
+        fixed_latents: Any = None,
     ) -> RealVVTPipelineOutput | tuple:
         """Try ``garment`` on the person of the agnostic video.
 
@@ -352,6 +354,15 @@ class RealVVTPipeline(DiffusionPipeline):
             generator: the seed of the initial noise and the noise augmentation.
             output_type: ``"pil"``, ``"np"`` or ``"pt"`` (see :class:`RealVVTPipelineOutput`).
             return_dict: return a :class:`RealVVTPipelineOutput` (else a 1-tuple).
+            guidance_scales: ``N`` per-frame guidance scales replacing SVD's
+                ``linspace(min_guidance_scale, max_guidance_scale, N)`` (e.g. a ramp over a whole long video,
+                :mod:`vvt.realvvt.long_video`); classifier-free guidance runs when any exceeds 1.
+            fixed_latents: ``N`` bools: frames to keep as given in *latent* space. At every Euler step the
+                latents of these frames are replaced by the clean latents of their agnostic frames (the mode
+                of the VAE posterior) plus noise at the step's level, ``z_0 + sigma_i * eps`` (one ``eps`` per
+                call, from ``generator``), and by ``z_0`` itself at the end: RealVVT Algorithm 1's "replace
+                agnostic latents with keyframe latents" taken into the sampled latents as well as the
+                conditions. Give these frames an empty agnostic mask too.
         """
         saved = self.config
         num_inference_steps = saved.num_inference_steps if num_inference_steps is None else num_inference_steps
@@ -365,6 +376,20 @@ class RealVVTPipeline(DiffusionPipeline):
         if num_inference_steps < 1 or decode_chunk_size < 1:
             raise PipelineInputError("num_inference_steps and decode_chunk_size must be at least 1")
         inputs = self.check_inputs(agnostic, agnostic_mask, densepose, garment, height, width)
+        num_frames = inputs["agnostic"].shape[0]
+        if guidance_scales is None:
+            guidance_scales = torch.linspace(min_guidance_scale, max_guidance_scale, num_frames)
+        guidance_scales = torch.as_tensor(np.asarray(guidance_scales, dtype=np.float32))
+        if guidance_scales.shape != (num_frames,):
+            raise PipelineInputError(
+                f"guidance_scales must hold {num_frames} values, got {tuple(guidance_scales.shape)}"
+            )
+        if fixed_latents is not None:
+            fixed_latents = torch.as_tensor(np.asarray(fixed_latents, dtype=bool))
+            if fixed_latents.shape != (num_frames,):
+                raise PipelineInputError(
+                    f"fixed_latents must hold {num_frames} bools, got {tuple(fixed_latents.shape)}"
+                )
         # SVD's VAE overflows in float16 (force_upcast): run it in float32 for this call, as SVD's pipeline
         # does
         upcast_vae = self.vae.dtype == torch.float16 and self.vae.config.force_upcast
@@ -377,8 +402,8 @@ class RealVVTPipeline(DiffusionPipeline):
                 frames = self._sample(
                     inputs,
                     num_inference_steps,
-                    min_guidance_scale,
-                    max_guidance_scale,
+                    guidance_scales,
+                    fixed_latents,
                     fps,
                     motion_bucket_id,
                     noise_aug_strength,
@@ -398,8 +423,8 @@ class RealVVTPipeline(DiffusionPipeline):
         self,
         inputs: dict[str, torch.Tensor],
         num_inference_steps: int,
-        min_guidance_scale: float,
-        max_guidance_scale: float,
+        guidance_scales: torch.Tensor,
+        fixed_latents: torch.Tensor | None,
         fps: int,
         motion_bucket_id: int,
         noise_aug_strength: float,
@@ -411,7 +436,7 @@ class RealVVTPipeline(DiffusionPipeline):
         """The recipe of :meth:`__call__` on checked inputs; returns ``(N, 3, H, W)`` frames in [0, 1]."""
         model, device = self.model, self._execution_device
         num_frames = inputs["agnostic"].shape[0]
-        do_cfg = max_guidance_scale > 1.0
+        do_cfg = bool((guidance_scales > 1.0).any())
         branches = 2 if do_cfg else 1
 
         # 1. conditions, encoded once per video
@@ -444,8 +469,15 @@ class RealVVTPipeline(DiffusionPipeline):
             )
             * self.scheduler.init_noise_sigma
         )
-        guidance = torch.linspace(min_guidance_scale, max_guidance_scale, num_frames, device=device)
-        guidance = append_dims(guidance[None], latents.ndim)
+        guidance = append_dims(guidance_scales.to(device)[None], latents.ndim)
+        replace = None
+        if fixed_latents is not None and fixed_latents.any():
+            # clean latents of the fixed frames (posterior mode, scaled like the sampled latents) and one noise
+            clean = model.encode_frames(agnostic_px.float(), scale=True).float()
+            eps = randn_tensor(latents.shape, generator=generator, device=device, dtype=torch.float32)
+            replace = fixed_latents.to(device).view(1, -1, 1, 1, 1)
+            sigmas = self.scheduler.sigmas.to(device)
+            latents = torch.where(replace, clean + sigmas[0] * eps, latents)
         try:
             with self.progress_bar(total=len(self.scheduler.timesteps)) as progress:
                 for t in self.scheduler.timesteps:
@@ -457,6 +489,9 @@ class RealVVTPipeline(DiffusionPipeline):
                         uncond, cond_out = out.chunk(2)
                         out = uncond + guidance * (cond_out - uncond)
                     latents = self.scheduler.step(out, t, latents).prev_sample
+                    if replace is not None:
+                        sigma = sigmas[self.scheduler.step_index]
+                        latents = torch.where(replace, clean + sigma * eps, latents)
                     progress.update()
         finally:
             model.clear_conditions()

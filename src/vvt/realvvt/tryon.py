@@ -38,6 +38,7 @@ import cv2
 import numpy as np
 
 from vvt.errors import ConfigError, InputFileError, ShapeMismatchError, VVTError, WeightsNotFoundError
+from vvt.realvvt.streaming import StreamConditions
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,9 @@ PAPER_SIZE = (512, 384)
 #: Algorithm 1 defaults: on ViViD's upper1 (48 frames) d_pose = 0.15 with s_max = 16 gives 7 keyframes
 DEFAULT_D_POSE = 0.15
 DEFAULT_S_MAX = 16
+#: the guidance ramp of long videos (vvt.realvvt.long_video.GUIDANCE_MODES): the one measured best by
+#: ``vvt bench longvideo`` (benchmarks/longvideo-tiny-synth.md)
+DEFAULT_GUIDANCE = "clip"
 WEIGHTS_HINT = "a folder written by RealVVTPipeline.save_pretrained, or a `vvt train realvvt` run (RUN/final)"
 #: the stages of a try-on, in order; each has a progress bar and a timing line (:class:`StageTimer`)
 STAGES = ("preprocess", "encode", "sample", "decode", "write")
@@ -116,7 +120,7 @@ class StageTimer:
         model.encode_garment = timed(originals["encode_garment"], "encode", False)
         model.encode_agnostic = timed(originals["encode_agnostic"], "encode", True)
         pipeline.decode_latents = timed(originals["decode_latents"], "decode", True)
-        before = {k: self.seconds.get(k, 0.0) for k in ("encode", "decode")}
+        before = dict(self.seconds)
         tick = time.perf_counter()
         try:
             yield
@@ -126,7 +130,9 @@ class StageTimer:
             del pipeline.__dict__["decode_latents"]
             for bar in bars.values():
                 bar.close()
-            spent = sum(self.seconds.get(k, 0.0) - before[k] for k in before)
+            # every other stage timed inside the block (encode, decode, the windows' preprocessing, the
+            # consumer's writing between frames) is not sampling
+            spent = sum(v - before.get(k, 0.0) for k, v in self.seconds.items() if k != "sample")
             self.add("sample", max(0.0, time.perf_counter() - tick - spent))
             for name in ("encode", "sample", "decode"):
                 self.log(name)
@@ -171,6 +177,23 @@ class VideoConditions:
     def size(self) -> tuple[int, int]:
         """``(H0, W0)``."""
         return self.agnostic.shape[1], self.agnostic.shape[2]
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.agnostic)
+
+    # the interface of vvt.realvvt.streaming.StreamConditions, which decodes the same from files on demand
+    def load(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(agnostic, agnostic_mask, densepose)`` of the frames ``indices``."""
+        return self.agnostic[indices], self.agnostic_mask[indices], self.densepose[indices]
+
+    def iter_densepose(self) -> Any:
+        """The DensePose frames in order."""
+        return iter(self.densepose)
+
+    def iter_paste(self) -> Any:
+        """``(base, mask)`` of each frame in order: the person frame (else the agnostic frame), the mask."""
+        return zip(self.person if self.person is not None else self.agnostic, self.agnostic_mask)
 
 
 def conditions_from_video(
@@ -243,15 +266,18 @@ def read_conditions(
     densepose_format: str,
     person: str | Path | None = None,
     max_frames: int | None = None,
-) -> VideoConditions:
-    """Read prepared streams (videos or frame folders, e.g. ViViD's ``agnostic/ agnostic_mask/ densepose/``).
+) -> StreamConditions:
+    """Open prepared streams (videos or frame folders, e.g. ViViD's ``agnostic/ agnostic_mask/ densepose/``).
 
-    ``densepose_format`` is ``"vvt_iuv"`` or ``"detectron2_parts"`` (:mod:`vvt.pose.densepose`); the mask is
-    True where its grey level is >= 128. Frame counts and sizes are compared before any frame is decoded.
+    Nothing but the mask (one pass, to refuse an empty one) is decoded here: the
+    :class:`~vvt.realvvt.streaming.StreamConditions` returned decodes the frames a window at a time while
+    :func:`iter_try_on_video` runs, so a long video never sits in memory. ``densepose_format`` is
+    ``"vvt_iuv"`` or ``"detectron2_parts"`` (:mod:`vvt.pose.densepose`); the mask is True where its grey level
+    is >= 128. Frame counts and sizes are compared before any frame is decoded.
     ``max_frames`` keeps the first frames only.
     """
-    from vvt.io import read_video, video_info
-    from vvt.pose.densepose import DENSEPOSE_FORMATS, to_vvt_iuv
+    from vvt.io import video_info
+    from vvt.pose.densepose import DENSEPOSE_FORMATS
 
     if densepose_format not in DENSEPOSE_FORMATS:
         raise ConfigError(
@@ -265,26 +291,9 @@ def read_conditions(
     if len({(i.num_frames, i.height, i.width) for i in infos.values()}) != 1:
         listed = ", ".join(f"{i.path} {i.num_frames} frames of {i.height}x{i.width}" for i in infos.values())
         raise ShapeMismatchError(f"the input streams differ in frame count or size: {listed}")
-    frames = {k: read_video(p, max_frames=max_frames)[0] for k, p in paths.items()}
-    mask = frames["agnostic_mask"].mean(axis=-1) >= 128
-    if not mask.any():
-        raise InputFileError(
-            paths["agnostic_mask"], "the agnostic mask is black in every frame: nothing to try on (white = replace)"
-        )
-    if mask.all():
-        logger.warning(
-            "%s: the agnostic mask is white in every frame: the whole frame is generated and nothing of the "
-            "person video is kept (is it inverted? white = replace)",
-            paths["agnostic_mask"],
-        )
-    return VideoConditions(
-        agnostic=frames["agnostic"],
-        agnostic_mask=mask,
-        densepose=to_vvt_iuv(frames["densepose"], densepose_format),
-        fps=infos["agnostic"].fps,
-        person=frames.get("person"),
-        name=str(paths["agnostic"]),
-    )
+    info = infos["agnostic"]
+    num_frames = info.num_frames if max_frames is None else min(max_frames, info.num_frames)
+    return StreamConditions(paths, densepose_format, num_frames, (info.height, info.width), info.fps)
 
 
 def find_sample(root: str | Path, name: str | None) -> Any:
@@ -312,7 +321,7 @@ def find_sample(root: str | Path, name: str | None) -> Any:
 
 def conditions_from_sample(
     sample: Any, densepose_format: str | None = None, max_frames: int | None = None
-) -> VideoConditions:
+) -> StreamConditions:
     """:func:`read_conditions` of a dataset :class:`~vvt.data.sample.Sample` (DensePose format: the
     sample's, from its ``layout.json``, unless ``densepose_format`` is given)."""
     return read_conditions(
@@ -442,7 +451,7 @@ def paste_back(generated: np.ndarray, base: np.ndarray, mask: np.ndarray, feathe
 
 def try_on_video(
     pipeline: Any,
-    conditions: VideoConditions,
+    conditions: VideoConditions | StreamConditions,
     garment: np.ndarray,
     size: tuple[int, int],
     clip_len: int,
@@ -455,14 +464,49 @@ def try_on_video(
     seed: int = 0,
     feather_radius: int = 4,
     progress: bool = True,
+    guidance: str = DEFAULT_GUIDANCE,
+    strategy: str = "algorithm1",
     timer: StageTimer | None = None,
 ) -> np.ndarray:
     """Try ``garment`` on the person of ``conditions``: ``(F, H0, W0, 3)`` uint8 frames at the input size.
 
+    The frames of :func:`iter_try_on_video` (same arguments) stacked; write a long video from that iterator
+    instead (:func:`vvt.io.write_video` encodes an iterator as it comes).
+    """
+    return np.stack(list(iter_try_on_video(
+        pipeline, conditions, garment, size, clip_len, d_pose, s_max, overlap, num_inference_steps,
+        min_guidance_scale, max_guidance_scale, seed, feather_radius, progress, guidance, strategy, timer,
+    )))
+
+
+def iter_try_on_video(
+    pipeline: Any,
+    conditions: VideoConditions | StreamConditions,
+    garment: np.ndarray,
+    size: tuple[int, int],
+    clip_len: int,
+    d_pose: float = DEFAULT_D_POSE,
+    s_max: int = DEFAULT_S_MAX,
+    overlap: int | None = None,
+    num_inference_steps: int = 25,
+    min_guidance_scale: float = 1.0,
+    max_guidance_scale: float = 3.0,
+    seed: int = 0,
+    feather_radius: int = 4,
+    progress: bool = True,
+    guidance: str = DEFAULT_GUIDANCE,
+    strategy: str = "algorithm1",
+    timer: StageTimer | None = None,
+) -> Iterator[np.ndarray]:
+    """Try ``garment`` on the person of ``conditions``, yielding the ``(H0, W0, 3)`` uint8 frames at the input
+    size in order, each as soon as it is final (bounded memory, :func:`vvt.realvvt.long_video.iter_long_video`).
+
+    Argument errors are raised at the call, before the first frame is asked for.
+
     Args:
         pipeline: a :class:`~vvt.realvvt.pipeline.RealVVTPipeline` (:func:`load_pipeline`).
-        conditions: the video's conditions at its size (:func:`conditions_from_video`,
-            :func:`read_conditions`).
+        conditions: the video's conditions at its size (:func:`conditions_from_video`, in memory;
+            :func:`read_conditions`, decoded from files a window at a time).
         garment: ``(h, w, 3)`` uint8 garment photo, fitted on white into the working size
             (:func:`fit_garment`; pass a user's catalogue photo through
             :func:`vvt.preprocess.garment.prepare_garment` first, to cut it out and centre it).
@@ -473,19 +517,19 @@ def try_on_video(
         overlap: frames shared by consecutive segments, ``0 <= overlap < clip_len`` (default
             ``clip_len // 4``).
         num_inference_steps, min_guidance_scale, max_guidance_scale: the pipeline's sampling settings.
-        seed: the seed of every clip's noise (:func:`vvt.realvvt.long_video.clip_generator_from_pipeline`).
+        seed: the run's seed; each clip gets its own (:func:`vvt.realvvt.long_video.call_seed`).
         feather_radius: paste-back feather in *working* pixels; scaled to the input size for the final blend.
         progress: tqdm bars over the clips.
+        guidance: the per-frame guidance ramp over the clip, over the whole video, or constant
+            (:data:`vvt.realvvt.long_video.GUIDANCE_MODES`).
+        strategy: how a long video is cut into clips (:data:`vvt.realvvt.long_video.STRATEGIES`): Algorithm 1
+            by default; the others are the baselines of ``vvt bench longvideo``.
         timer: collects the time of each stage (:class:`StageTimer`; a new one when None): ``preprocess``
-            (the letterbox to the working size), ``encode``, ``sample``, ``decode``, and the paste-back at the
-            input size (also ``decode``).
+            (the keyframe pass over DensePose, then each window's decoding and letterbox to the working size),
+            ``encode``, ``sample``, ``decode`` (with the paste-back at the input size), and ``write``: the time
+            the consumer of the frames spends between two of them (encoding the output as it comes).
     """
-    from vvt.realvvt.long_video import (
-        clip_generator_from_pipeline,
-        generate_long_video,
-        plan_long_video,
-        select_keyframes,
-    )
+    from vvt.realvvt.long_video import clip_generator_from_pipeline, long_video_plan
 
     check_size(size)
     if garment.ndim != 3 or garment.shape[-1] != 3 or garment.dtype != np.uint8:
@@ -494,57 +538,64 @@ def try_on_video(
         )
     if overlap is None:
         overlap = clip_len // 4
-    box = Letterbox.fit(conditions.size, size)
-    logger.info(
-        "%s: %d frame(s) of %dx%d at working size %dx%d (scaled to %dx%d, padded); clips of %d frame(s)",
-        conditions.name,
-        len(conditions.agnostic),
-        *conditions.size,
-        *size,
-        *box.scaled,
-        clip_len,
-    )
-    timer = timer if timer is not None else StageTimer(progress)
-    with timer.stage("preprocess", total=3, unit="stream") as bar:
-        agnostic = box.images_to_working(conditions.agnostic)
-        bar.update()
-        agnostic_mask = box.mask_to_working(conditions.agnostic_mask)
-        bar.update()
-        densepose = box.labels_to_working(conditions.densepose)
-        bar.update()
-        garment = fit_garment(garment, size)
-    num_frames = len(agnostic)
-    keyframes = select_keyframes(densepose, d_pose, s_max) if num_frames > clip_len else []
-    clips = len(plan_long_video(num_frames, keyframes, clip_len, overlap).calls)
-
-    pipeline.set_progress_bar_config(disable=not progress, leave=False, desc="sample")
     generate_clip = clip_generator_from_pipeline(
         pipeline,
         seed=seed,
-        num_inference_steps=num_inference_steps,
+        guidance=guidance,
         min_guidance_scale=min_guidance_scale,
         max_guidance_scale=max_guidance_scale,
+        num_inference_steps=num_inference_steps,
         feather_radius=feather_radius,
     )
-    with timer.watch(pipeline, clips):
-        frames = generate_long_video(
-            generate_clip,
-            agnostic,
-            agnostic_mask,
-            densepose,
-            garment,
-            clip_len=clip_len,
-            d_pose=d_pose,
-            s_max=s_max,
-            overlap=overlap,
-            progress=progress,
-        )
-    tick = time.perf_counter()
-    base = conditions.person if conditions.person is not None else conditions.agnostic
+    box = Letterbox.fit(conditions.size, size)
+    timer = timer if timer is not None else StageTimer(progress)
+    # the one cheap pass: DensePose at the working size, frame by frame (only for Algorithm 1's keyframes)
+    with timer.stage("preprocess", total=conditions.num_frames, unit="frame") as bar:
+
+        def working_pose() -> Iterator[np.ndarray]:
+            for frame in conditions.iter_densepose():
+                bar.update()
+                yield box.labels_to_working(frame[None])[0]
+
+        plan = long_video_plan(working_pose(), conditions.num_frames, clip_len, d_pose, s_max, overlap, strategy)
+    return _try_on_frames(pipeline, conditions, garment, size, box, plan, generate_clip, feather_radius,
+                          progress, strategy, timer)
+
+
+def _try_on_frames(
+    pipeline: Any, conditions: Any, garment: np.ndarray, size: tuple[int, int], box: Letterbox, plan: Any,
+    generate_clip: Any, feather_radius: int, progress: bool, strategy: str, timer: StageTimer,
+) -> Iterator[np.ndarray]:
+    from vvt.realvvt.long_video import iter_long_video
+
+    logger.info(
+        "%s: %d frame(s) of %dx%d at working size %dx%d (scaled to %dx%d, padded); %d clip(s) of <= %d frames",
+        conditions.name, conditions.num_frames, *conditions.size, *size, *box.scaled, len(plan.calls),
+        max(len(c) for c in plan.calls),
+    )
+    pipeline.set_progress_bar_config(disable=not progress, leave=False, desc="sample")
+
+    def load(indices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        tick = time.perf_counter()
+        agnostic, mask, densepose = conditions.load(indices)
+        out = box.images_to_working(agnostic), box.mask_to_working(mask), box.labels_to_working(densepose)
+        timer.add("preprocess", time.perf_counter() - tick)
+        return out
+
     radius = round(feather_radius * conditions.size[0] / box.scaled[0])
-    out = paste_back(box.to_input(frames), base, conditions.agnostic_mask, radius)
-    timer.add("decode", time.perf_counter() - tick)
-    return out
+    with timer.watch(pipeline, len(plan.calls)):
+        frames = iter_long_video(
+            generate_clip, load, fit_garment(garment, size), plan, conditions.num_frames,
+            fixed_latents=strategy == "algorithm1-latent", progress=progress,
+        )
+        for frame, (base, mask) in zip(frames, conditions.iter_paste(), strict=True):
+            tick = time.perf_counter()
+            out = paste_back(box.to_input(frame[None]), base[None], mask[None], radius)[0]
+            timer.add("decode", time.perf_counter() - tick)
+            tick = time.perf_counter()
+            yield out
+            timer.add("write", time.perf_counter() - tick)  # the consumer's time, not the model's
+    timer.log("write")
 
 
 def check_size(size: tuple[int, int]) -> None:
