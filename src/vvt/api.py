@@ -161,8 +161,9 @@ def video_conditions(
     cache: Any = None,
 ) -> Any:
     """The conditions of ``video``: itself when it already is :class:`~vvt.realvvt.tryon.VideoConditions` or
-    :class:`~vvt.realvvt.streaming.StreamConditions` (prepared streams), else the person video (a path, or ``(F, H, W, 3)`` uint8 frames with ``fps``) preprocessed on
-    the fly for ``category`` - through ``cache`` (:class:`vvt.batch.PreprocessCache`) when given."""
+    :class:`~vvt.realvvt.streaming.StreamConditions` (prepared streams), else the person video (a path, or
+    ``(F, H, W, 3)`` uint8 frames with ``fps``) preprocessed on the fly for ``category`` - through ``cache``
+    (:class:`vvt.batch.PreprocessCache`) when given."""
     from vvt.realvvt.streaming import StreamConditions
     from vvt.realvvt.tryon import VideoConditions, conditions_from_video, conditions_of_video_file
 
