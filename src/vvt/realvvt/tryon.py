@@ -47,8 +47,9 @@ PAPER_SIZE = (512, 384)
 #: Algorithm 1 defaults: on ViViD's upper1 (48 frames) d_pose = 0.15 with s_max = 16 gives 7 keyframes
 DEFAULT_D_POSE = 0.15
 DEFAULT_S_MAX = 16
-#: the guidance ramp of long videos (vvt.realvvt.long_video.GUIDANCE_MODES): SVD's per-clip ramp until
-#: ``vvt bench longvideo`` has compared the modes (benchmarks/longvideo-tiny-synth.md: not yet measured)
+#: the guidance ramp of long videos (vvt.realvvt.long_video.GUIDANCE_MODES): SVD's per-clip ramp. The modes
+#: compared by ``vvt bench longvideo`` (benchmarks/longvideo-tiny-synth.md) favour "constant" slightly;
+#: not switched yet
 DEFAULT_GUIDANCE = "clip"
 WEIGHTS_HINT = "a folder written by RealVVTPipeline.save_pretrained, or a `vvt train realvvt` run (RUN/final)"
 #: the stages of a try-on, in order; each has a progress bar and a timing line (:class:`StageTimer`)
