@@ -21,11 +21,11 @@ from vvt.realvvt.tryon import (
     Letterbox,
     VideoConditions,
     fit_garment,
+    iter_try_on_video,
     load_pipeline,
     paste_back,
     pipeline_folder,
     training_defaults,
-    try_on_video,
 )
 
 # diffusers' EulerDiscreteScheduler trips a numpy 2 deprecation inside its own code, mediapipe a protobuf one
@@ -118,8 +118,8 @@ def test_long_video_runs_algorithm_1(weights):
     garment = np.full((40, 30, 3), 255, np.uint8)
     garment[5:35, 5:25] = (200, 30, 30)
     size, clip_len = (64, 48), 4
-    out = try_on_video(pipe, conditions, garment, size, clip_len, d_pose=0.15, s_max=3, overlap=1,
-                       num_inference_steps=2, seed=1, progress=False)
+    out = np.stack(list(iter_try_on_video(pipe, conditions, garment, size, clip_len, d_pose=0.15, s_max=3,
+                                          overlap=1, num_inference_steps=2, seed=1, progress=False)))
 
     box = Letterbox.fit((50, 30), size)
     assert (box.scaled, box.top, box.left) == ((64, 38), 0, 5)

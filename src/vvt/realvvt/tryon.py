@@ -450,36 +450,6 @@ def paste_back(generated: np.ndarray, base: np.ndarray, mask: np.ndarray, feathe
     return out
 
 
-def try_on_video(
-    pipeline: Any,
-    conditions: VideoConditions | StreamConditions,
-    garment: np.ndarray,
-    size: tuple[int, int],
-    clip_len: int,
-    d_pose: float = DEFAULT_D_POSE,
-    s_max: int = DEFAULT_S_MAX,
-    overlap: int | None = None,
-    num_inference_steps: int = 25,
-    min_guidance_scale: float = 1.0,
-    max_guidance_scale: float = 3.0,
-    seed: int = 0,
-    feather_radius: int = 4,
-    progress: bool = True,
-    guidance: str = DEFAULT_GUIDANCE,
-    strategy: str = "algorithm1",
-    timer: StageTimer | None = None,
-) -> np.ndarray:
-    """Try ``garment`` on the person of ``conditions``: ``(F, H0, W0, 3)`` uint8 frames at the input size.
-
-    The frames of :func:`iter_try_on_video` (same arguments) stacked; write a long video from that iterator
-    instead (:func:`vvt.io.write_video` encodes an iterator as it comes).
-    """
-    return np.stack(list(iter_try_on_video(
-        pipeline, conditions, garment, size, clip_len, d_pose, s_max, overlap, num_inference_steps,
-        min_guidance_scale, max_guidance_scale, seed, feather_radius, progress, guidance, strategy, timer,
-    )))
-
-
 def iter_try_on_video(
     pipeline: Any,
     conditions: VideoConditions | StreamConditions,
