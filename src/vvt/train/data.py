@@ -188,7 +188,7 @@ def build_sources(
             label=str(source.root),
             **clip,
         )
-        if getattr(source, "task", "tryon") == "garment_inpainting":
+        if source.task == "garment_inpainting":
             from vvt.train.garment_inpainting import GarmentInpaintingDataset
 
             if "garment" not in streams:
