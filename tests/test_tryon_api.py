@@ -56,6 +56,7 @@ def test_python_api_on_the_example(example):
     assert tuple(result.settings["size"]) == pipe.trained_size
     assert result.settings["clip_len"] == pipe.config.num_frames
     assert result.settings["guidance_max"] == pipe.config.max_guidance_scale
+    assert result.settings["guidance_mode"] == "constant"  # what vvt bench longvideo measured best
     assert set(STAGES[:4]) <= set(result.timings) and all(t >= 0 for t in result.timings.values())
     # the same seed gives the same video
     again = vvt.tryon(example.conditions, example.garment, "upper", steps=2, prepare_garment=False,
@@ -128,6 +129,7 @@ def _no_model(monkeypatch):
         (["--out", "VIDEO"], "is the input --video"),
         (["--device", "tpu"], "--device 'tpu'"),
         (["--category", "hats"], None),
+        (["--guidance-mode", "segment"], None),
     ],
 )
 def test_bad_options_fail_before_the_model_loads(tmp_path, capsys, monkeypatch, extra, message):
@@ -170,6 +172,10 @@ def test_api_checks_before_loading(monkeypatch, example):
         vvt.tryon(example.conditions, np.zeros((64, 48, 3), np.uint8))
     with pytest.raises(vvt.VVTError, match="--steps must be >= 1"):
         vvt.tryon(example.conditions, example.garment, steps=0)
+    with pytest.raises(vvt.VVTError, match="--guidance-mode 'segment': use one of clip, video, constant"):
+        vvt.tryon(example.conditions, example.garment, guidance_mode="segment")
+    with pytest.raises(vvt.VVTError, match="unknown try-on option.s.: stpes"):
+        vvt.tryon_to_file(example.conditions, example.garment, "out.mp4", stpes=2)
 
 
 def _device_actions(parser: argparse.ArgumentParser, path: str = "vvt"):

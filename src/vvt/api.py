@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from vvt.errors import InputFileError, OptionError
+from vvt.realvvt.long_video import DEFAULT_GUIDANCE, GUIDANCE_MODES
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +110,8 @@ def check_category(category: str) -> str:
 
 def check_sampling(**options: Any) -> None:
     """Numeric try-on options in range (None passes), as :func:`vvt.checks.check_numbers` with the CLI's
-    names; ``overlap`` must also be below ``clip_len``."""
+    names; ``overlap`` must also be below ``clip_len``; ``guidance_mode`` one of
+    :data:`vvt.realvvt.long_video.GUIDANCE_MODES`."""
     from vvt.checks import Bound, check_numbers
 
     bounds = {
@@ -124,9 +126,14 @@ def check_sampling(**options: Any) -> None:
         "guidance_max": Bound(ge=0),
         "seed": Bound(ge=0, lt=2**63),
     }
+    options = dict(options)
+    mode = options.pop("guidance_mode", None)
+    if mode is not None and mode not in GUIDANCE_MODES:
+        raise OptionError(f"--guidance-mode {mode!r}: use one of {', '.join(GUIDANCE_MODES)}")
     unknown = sorted(set(options) - set(bounds))
     if unknown:
-        raise OptionError(f"unknown try-on option(s): {', '.join(unknown)} (known: {', '.join(bounds)})")
+        known = [*bounds, "guidance_mode"]
+        raise OptionError(f"unknown try-on option(s): {', '.join(unknown)} (known: {', '.join(known)})")
     check_numbers({f"--{k.replace('_', '-')}": (v, bounds[k]) for k, v in options.items()})
     overlap, clip_len = options.get("overlap"), options.get("clip_len")
     if overlap is not None and clip_len is not None and overlap >= clip_len:
@@ -181,6 +188,39 @@ def video_conditions(
     return conditions_from_video(frames[:max_frames], fps, category)
 
 
+@dataclass(frozen=True)
+class TryOnOptions:
+    """The options of one try-on after its inputs (see :func:`tryon` for each); what :func:`tryon` and
+    :func:`tryon_to_file` hand to the run."""
+
+    device: str = "auto"
+    dtype: str = "auto"
+    fps: float | None = None
+    max_frames: int | None = None
+    size: tuple[int, int] | None = None
+    clip_len: int | None = None
+    steps: int | None = None
+    guidance_min: float | None = None
+    guidance_max: float | None = None
+    guidance_mode: str = DEFAULT_GUIDANCE
+    seed: int = 0
+    d_pose: float | None = None
+    s_max: int | None = None
+    overlap: int | None = None
+    prepare_garment: bool = True
+    progress: bool = True
+    cache: Any = None
+
+    @classmethod
+    def of(cls, options: Mapping[str, Any]) -> TryOnOptions:
+        """From keyword options; an unknown name is an :class:`~vvt.errors.OptionError` naming the known ones."""
+        known = cls.__dataclass_fields__
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise OptionError(f"unknown try-on option(s): {', '.join(unknown)} (known: {', '.join(known)})")
+        return cls(**options)
+
+
 def tryon(
     video: Any,
     garment: str | Path | np.ndarray,
@@ -196,6 +236,7 @@ def tryon(
     steps: int | None = None,
     guidance_min: float | None = None,
     guidance_max: float | None = None,
+    guidance_mode: str = DEFAULT_GUIDANCE,
     seed: int = 0,
     d_pose: float | None = None,
     s_max: int | None = None,
@@ -224,6 +265,10 @@ def tryon(
         size, clip_len: working size ``(H, W)`` and frames per model call (None: the model's saved settings).
         steps, guidance_min, guidance_max: Euler steps and the garment guidance of the first and last frame
             (None: the model's saved settings).
+        guidance_mode: how each frame's guidance scale goes from ``guidance_min`` to ``guidance_max`` in a
+            video longer than a clip: ``constant`` (their mean; the default, measured best by
+            ``vvt bench longvideo``), ``video`` (a ramp over the whole video) or ``clip`` (SVD's ramp,
+            restarted in every clip).
         seed: the seed of the sampling noise.
         d_pose, s_max, overlap: Algorithm 1 for videos longer than a clip (RealVVT Sec. 3.5).
         prepare_garment: cut the garment out of its background and centre it
@@ -231,8 +276,13 @@ def tryon(
         progress: progress bars per stage.
         cache: a :class:`vvt.batch.PreprocessCache` for the preprocessed video (used by :func:`tryon_batch`).
     """
-    run = _start(video, garment, category, weights, device, dtype, fps, max_frames, size, clip_len, steps,
-                 guidance_min, guidance_max, seed, d_pose, s_max, overlap, prepare_garment, progress, cache)
+    options = TryOnOptions(
+        device=device, dtype=dtype, fps=fps, max_frames=max_frames, size=size, clip_len=clip_len, steps=steps,
+        guidance_min=guidance_min, guidance_max=guidance_max, guidance_mode=guidance_mode, seed=seed,
+        d_pose=d_pose, s_max=s_max, overlap=overlap, prepare_garment=prepare_garment, progress=progress,
+        cache=cache,
+    )
+    run = _start(video, garment, category, weights, options)
     frames = np.stack(list(run.frames))
     conditions = run.conditions
     agnostic, agnostic_mask, densepose = conditions.load(np.arange(conditions.num_frames))
@@ -258,7 +308,7 @@ def tryon_to_file(video: Any, garment: str | Path | np.ndarray, out: str | Path,
     nothing there. ``options``: those of :func:`tryon`."""
     from vvt.io import write_video
 
-    run = _start(video, garment, category, weights, **options)
+    run = _start(video, garment, category, weights, TryOnOptions.of(options))
     write_video(out, run.frames, fps=run.fps)
     run.timer.seconds.setdefault("write", 0.0)
     return StreamedTryOn(Path(out), run.conditions.num_frames, run.fps, run.timer.seconds, run.weights,
@@ -290,26 +340,7 @@ class _Run:
 
 
 def _start(
-    video: Any,
-    garment: str | Path | np.ndarray,
-    category: str = "upper",
-    weights: str | Path | None = None,
-    device: str = "auto",
-    dtype: str = "auto",
-    fps: float | None = None,
-    max_frames: int | None = None,
-    size: tuple[int, int] | None = None,
-    clip_len: int | None = None,
-    steps: int | None = None,
-    guidance_min: float | None = None,
-    guidance_max: float | None = None,
-    seed: int = 0,
-    d_pose: float | None = None,
-    s_max: int | None = None,
-    overlap: int | None = None,
-    prepare_garment: bool = True,
-    progress: bool = True,
-    cache: Any = None,
+    video: Any, garment: str | Path | np.ndarray, category: str, weights: str | Path | None, options: TryOnOptions
 ) -> _Run:
     """Check every option, preprocess, load the model and start the try-on: its frames as an iterator."""
     from vvt.realvvt.tryon import (
@@ -321,25 +352,27 @@ def _start(
         training_defaults,
     )
 
+    o = options
     check_category(category)
     check_sampling(
-        fps=fps, max_frames=max_frames, clip_len=clip_len, steps=steps, guidance_min=guidance_min,
-        guidance_max=guidance_max, seed=seed, d_pose=d_pose, s_max=s_max, overlap=overlap,
+        fps=o.fps, max_frames=o.max_frames, clip_len=o.clip_len, steps=o.steps, guidance_min=o.guidance_min,
+        guidance_max=o.guidance_max, guidance_mode=o.guidance_mode, seed=o.seed, d_pose=o.d_pose, s_max=o.s_max,
+        overlap=o.overlap,
     )
-    if size is not None:
-        check_size(tuple(size))
+    if o.size is not None:
+        check_size(tuple(o.size))
     garment_image = read_garment(garment)
     folder = weights_folder(weights)  # a missing or wrong folder fails before any preprocessing
-    timer = StageTimer(progress)
+    timer = StageTimer(o.progress)
     with timer.stage("preprocess", total=1, unit="video") as bar:
-        conditions = video_conditions(video, category, fps, max_frames, cache)
+        conditions = video_conditions(video, category, o.fps, o.max_frames, o.cache)
         bar.update()
-    pipeline = load_model(folder, device, dtype)
+    pipeline = load_model(folder, o.device, o.dtype)
     saved = pipeline.config
     default_size, default_clip_len = training_defaults(folder, pipeline)  # the model's saved settings
-    size = tuple(size) if size is not None else default_size
-    clip_len = clip_len or default_clip_len
-    if prepare_garment:
+    size = tuple(o.size) if o.size is not None else default_size
+    clip_len = o.clip_len or default_clip_len
+    if o.prepare_garment:
         from vvt.preprocess.garment import prepare_garment as cut_out
 
         name = str(garment) if isinstance(garment, (str, Path)) else "garment"
@@ -347,13 +380,14 @@ def _start(
     settings = {
         "size": list(size),
         "clip_len": clip_len,
-        "steps": steps or saved.num_inference_steps,
-        "guidance_min": saved.min_guidance_scale if guidance_min is None else guidance_min,
-        "guidance_max": saved.max_guidance_scale if guidance_max is None else guidance_max,
-        "seed": seed,
-        "d_pose": DEFAULT_D_POSE if d_pose is None else d_pose,
-        "s_max": DEFAULT_S_MAX if s_max is None else s_max,
-        "overlap": overlap,
+        "steps": o.steps or saved.num_inference_steps,
+        "guidance_min": saved.min_guidance_scale if o.guidance_min is None else o.guidance_min,
+        "guidance_max": saved.max_guidance_scale if o.guidance_max is None else o.guidance_max,
+        "guidance_mode": o.guidance_mode,
+        "seed": o.seed,
+        "d_pose": DEFAULT_D_POSE if o.d_pose is None else o.d_pose,
+        "s_max": DEFAULT_S_MAX if o.s_max is None else o.s_max,
+        "overlap": o.overlap,
         "category": category,
     }
     frames = iter_try_on_video(
@@ -364,15 +398,16 @@ def _start(
         clip_len=clip_len,
         d_pose=settings["d_pose"],
         s_max=settings["s_max"],
-        overlap=overlap,
+        overlap=o.overlap,
         num_inference_steps=settings["steps"],
         min_guidance_scale=settings["guidance_min"],
         max_guidance_scale=settings["guidance_max"],
-        seed=seed,
-        progress=progress,
+        guidance=o.guidance_mode,
+        seed=o.seed,
+        progress=o.progress,
         timer=timer,
     )
-    return _Run(frames, conditions, garment_image, float(fps or conditions.fps), timer, folder, settings)
+    return _Run(frames, conditions, garment_image, float(o.fps or conditions.fps), timer, folder, settings)
 
 
 def write_result(result: TryOnResult, out: str | Path, fps: float | None = None) -> Path:

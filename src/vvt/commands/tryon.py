@@ -180,6 +180,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sampling.add_argument(
         "--guidance-max", type=float, help="[realvvt] garment guidance scale of the last frame (None: the model's)"
     )
+    sampling.add_argument(
+        "--guidance-mode",
+        choices=("constant", "video", "clip"),
+        default="constant",
+        help="[realvvt] how the guidance scale goes from --guidance-min to --guidance-max in a video longer than "
+        "a clip: constant (their mean; measured best by `vvt bench longvideo`), video (a ramp over the whole "
+        "video) or clip (SVD's ramp, restarted in every clip)",
+    )
     sampling.add_argument("--seed", type=int, default=0, help="[realvvt] seed of the sampling noise")
     sampling.add_argument(
         "--dtype",
@@ -317,6 +325,7 @@ def _sampling(args: argparse.Namespace) -> dict:
         "steps": args.steps,
         "guidance_min": args.guidance_min,
         "guidance_max": args.guidance_max,
+        "guidance_mode": args.guidance_mode,
         "seed": args.seed,
         "d_pose": args.d_pose,
         "s_max": args.s_max,
@@ -389,7 +398,7 @@ def check_arguments(args: argparse.Namespace) -> None:
     check_sampling(
         fps=args.fps, max_frames=args.max_frames, steps=args.steps, clip_len=args.clip_len, d_pose=args.d_pose,
         s_max=args.s_max, overlap=args.overlap, guidance_min=args.guidance_min, guidance_max=args.guidance_max,
-        seed=args.seed,
+        guidance_mode=args.guidance_mode, seed=args.seed,
     )
     modes = [name for name, on in (("--example", args.example), ("--pairs", args.pairs is not None),
                                    ("--video/--data/--agnostic", any((args.video, args.data, args.agnostic))))

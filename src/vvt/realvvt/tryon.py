@@ -38,6 +38,7 @@ import cv2
 import numpy as np
 
 from vvt.errors import ConfigError, InputFileError, ShapeMismatchError, VVTError, WeightsNotFoundError
+from vvt.realvvt.long_video import DEFAULT_GUIDANCE
 from vvt.realvvt.streaming import StreamConditions
 
 logger = logging.getLogger(__name__)
@@ -47,10 +48,6 @@ PAPER_SIZE = (512, 384)
 #: Algorithm 1 defaults: on ViViD's upper1 (48 frames) d_pose = 0.15 with s_max = 16 gives 7 keyframes
 DEFAULT_D_POSE = 0.15
 DEFAULT_S_MAX = 16
-#: the guidance ramp of long videos (vvt.realvvt.long_video.GUIDANCE_MODES): SVD's per-clip ramp. The modes
-#: compared by ``vvt bench longvideo`` (benchmarks/longvideo-tiny-synth.md) favour "constant" slightly;
-#: not switched yet
-DEFAULT_GUIDANCE = "clip"
 WEIGHTS_HINT = "a folder written by RealVVTPipeline.save_pretrained, or a `vvt train realvvt` run (RUN/final)"
 #: the stages of a try-on, in order; each has a progress bar and a timing line (:class:`StageTimer`)
 STAGES = ("preprocess", "encode", "sample", "decode", "write")
@@ -492,7 +489,8 @@ def iter_try_on_video(
         feather_radius: paste-back feather in *working* pixels; scaled to the input size for the final blend.
         progress: tqdm bars over the clips.
         guidance: the per-frame guidance ramp over the clip, over the whole video, or constant
-            (:data:`vvt.realvvt.long_video.GUIDANCE_MODES`).
+            (:data:`vvt.realvvt.long_video.GUIDANCE_MODES`; default
+            :data:`~vvt.realvvt.long_video.DEFAULT_GUIDANCE`, what measured best).
         strategy: how a long video is cut into clips (:data:`vvt.realvvt.long_video.STRATEGIES`): Algorithm 1
             by default; the others are the baselines of ``vvt bench longvideo``.
         timer: collects the time of each stage (:class:`StageTimer`; a new one when None): ``preprocess``
