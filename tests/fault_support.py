@@ -92,3 +92,27 @@ def run_cli(*args: str, cwd: Path, timeout: float = 120) -> subprocess.Completed
     return subprocess.run(
         cli_command(*args), cwd=cwd, env=cli_env(), capture_output=True, text=True, timeout=timeout
     )
+
+
+def example_analysis(calls: list, min_frames: int = 1):
+    """A stand-in for :func:`vvt.preprocess.pipeline.analyse_working` (no mediapipe): records ``(name, number of
+    frames)`` of each call and gives the bundled example's agnostic masks and DensePose, repeated to the clip's
+    length; with fewer than ``min_frames`` frames it finds nobody, as mediapipe may on a clip's first frames."""
+
+    def analyse(frames_w, size, fps, category, *args, name="input", **kwargs):
+        from vvt.examples import load_example
+        from vvt.pose.openpose import Keypoints
+        from vvt.preprocess.keypoints import NoPersonError
+        from vvt.preprocess.pipeline import WorkingAnalysis
+
+        n = len(frames_w)
+        calls.append((name, n))
+        if n < min_frames:
+            raise NoPersonError(name, f"no person found in any of its {n} frame(s) (mediapipe Holistic)")
+        example = load_example().conditions
+        pick = np.arange(n) % len(example.agnostic_mask)
+        masks = example.agnostic_mask[pick]
+        return WorkingAnalysis(tuple(size), Keypoints.empty(n, size[1], size[0]), masks, masks,
+                               example.densepose[pick], np.ones(n, bool))
+
+    return analyse

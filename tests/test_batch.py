@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fault_support import example_analysis
 from vvt.batch import Pair, PreprocessCache, assign, read_pairs
 from vvt.cli import main
 from vvt.errors import InputFileError
@@ -77,17 +78,8 @@ def test_cache_key_follows_content_and_settings(catalogue):
 def test_batch_caches_skips_and_lists_failures(catalogue, tmp_path, capsys, monkeypatch):
     """Real preprocessing is replaced by the example's prepared streams (counted), so the test measures the
     batch logic, not mediapipe."""
-    import vvt.realvvt.tryon
-
     calls = []
-    example = load_example().conditions
-
-    def fake_preprocess(frames, fps, category, name="video", parser=None):
-        calls.append(name)
-        return vvt.realvvt.tryon.VideoConditions(example.agnostic, example.agnostic_mask, example.densepose,
-                                                 fps, frames, name)
-
-    monkeypatch.setattr(vvt.realvvt.tryon, "conditions_from_video", fake_preprocess)
+    monkeypatch.setattr("vvt.preprocess.pipeline.analyse_working", example_analysis(calls))
     csv = catalogue / "pairs.csv"
     csv.write_text("video,garment,category\n"
                    "anna.mp4,shirt.jpg,upper\n"
@@ -100,8 +92,9 @@ def test_batch_caches_skips_and_lists_failures(catalogue, tmp_path, capsys, monk
     assert "3 pair(s): 2 written, 0 skipped (already written), 1 failed" in printed
     assert "failed: row 4:" in printed and "broken.mp4" in printed
     assert (out / "anna__shirt.mp4").is_file() and (out / "anna__top.mp4").is_file()
-    assert calls == [str(catalogue / "anna.mp4")]  # preprocessed once for both garments
-    assert len(list((out / ".vvt-cache").glob("*.npz"))) == 1
+    assert [name for name, _ in calls] == [str(catalogue / "anna.mp4")]  # preprocessed once for both garments
+    entries = list((out / ".vvt-cache").iterdir())
+    assert len(entries) == 1 and entries[0].is_dir()  # one folder of streams for both garments
 
     # a re-run skips what is written, reads the cache, and tries the failure again
     before = (out / "anna__shirt.mp4").stat().st_mtime_ns
@@ -111,18 +104,22 @@ def test_batch_caches_skips_and_lists_failures(catalogue, tmp_path, capsys, monk
     (out / "anna__top.mp4").unlink()
     csv.write_text("video,garment,category\nanna.mp4,top.jpg,upper\n")
     assert main(argv) == 0
-    assert calls == [str(catalogue / "anna.mp4")]  # from the cache
+    assert [name for name, _ in calls] == [str(catalogue / "anna.mp4")]  # from the cache
     assert "1 pair(s): 1 written" in capsys.readouterr().out
 
 
 def _prefill(cache_dir: Path, videos: list[Path]) -> None:
     """Put the example's prepared streams in the cache under ``videos``' keys (no mediapipe in the test)."""
+    from vvt.io import write_video
+
     cond = load_example().conditions
     cache = PreprocessCache(cache_dir)
-    cache_dir.mkdir(parents=True, exist_ok=True)
     for video in videos:
-        np.savez(cache_dir / f"{cache.key(video, 'upper', None)}.npz", agnostic=cond.agnostic,
-                 agnostic_mask=cond.agnostic_mask, densepose=cond.densepose, fps=np.float64(cond.fps))
+        entry = cache_dir / cache.key(video, "upper", None)
+        entry.mkdir(parents=True)
+        for name, frames in (("agnostic", cond.agnostic), ("agnostic_mask", cond.agnostic_mask * np.uint8(255)),
+                             ("densepose", cond.densepose)):
+            write_video(entry / f"{name}.mkv", frames, cond.fps, lossless=True)
 
 
 @pytest.mark.slow

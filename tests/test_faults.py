@@ -34,6 +34,7 @@ from fault_support import (
     changes,
     cli_command,
     cli_env,
+    example_analysis,
     faststart_mp4,
     run_cli,
     snapshot,
@@ -423,32 +424,28 @@ def test_odd_input_size_comes_back_at_its_size_and_a_white_mask_warns(world, tmp
 def test_max_frames_tracks_through_later_frames_when_the_first_show_nobody(tmp_path, monkeypatch):
     """``--max-frames 4`` on the real ViViD clip found no person (mediapipe misses the person in each of its
     first 8 frames and finds them only by tracking from later ones), while all 48 frames worked. Here a
-    stand-in preprocessor finds a person only in 16 frames or more: the first 4 come back, cut from those."""
-    import vvt.realvvt.tryon as realvvt_tryon
+    stand-in analysis finds a person only in 16 frames or more: the first 4 come back, cut from those."""
     from vvt.preprocess.keypoints import NoPersonError
-    from vvt.realvvt.tryon import VideoConditions, conditions_of_video_file
+    from vvt.realvvt.tryon import prepare_video
 
     frames = np.arange(24, dtype=np.uint8)[:, None, None, None].repeat(8, 1).repeat(6, 2).repeat(3, 3)
     write_video(tmp_path / "clip", frames)
     seen = []
-
-    def preprocess(frames, fps, category, name="video", parser=None):
-        seen.append(len(frames))
-        if len(frames) < 16:
-            raise NoPersonError(name, f"no person found in any of its {len(frames)} frame(s) (mediapipe Holistic)")
-        return VideoConditions(frames, np.ones(frames.shape[:3], bool), frames, fps, frames, name)
-
-    monkeypatch.setattr(realvvt_tryon, "conditions_from_video", preprocess)
-    conditions = conditions_of_video_file(tmp_path / "clip", "upper", 4)
-    assert seen == [4, 8, 16]
-    assert conditions.agnostic.shape == (4, 8, 6, 3) and conditions.person.shape == (4, 8, 6, 3)
-    np.testing.assert_array_equal(conditions.person[:, 0, 0, 0], [0, 1, 2, 3])
-    assert len(conditions_of_video_file(tmp_path / "clip", "upper", None).agnostic) == 24  # no retry without a cap
+    monkeypatch.setattr("vvt.preprocess.pipeline.analyse_working", example_analysis(seen, min_frames=16))
+    (tmp_path / "a").mkdir()
+    conditions = prepare_video(tmp_path / "clip", tmp_path / "a", "upper", 4)
+    assert [n for _, n in seen] == [4, 8, 16]
+    agnostic, mask, _ = conditions.load(np.arange(conditions.num_frames))
+    assert agnostic.shape == (4, 8, 6, 3) and mask.shape == (4, 8, 6)
+    np.testing.assert_array_equal(conditions.person[np.arange(4)][:, 0, 0, 0], [0, 1, 2, 3])
+    (tmp_path / "b").mkdir()
+    assert prepare_video(tmp_path / "clip", tmp_path / "b", "upper", None).num_frames == 24  # no retry without a cap
     seen.clear()
-    monkeypatch.setattr(realvvt_tryon, "conditions_from_video", lambda f, *a, **k: preprocess(f[:0], *a, **k))
+    monkeypatch.setattr("vvt.preprocess.pipeline.analyse_working", example_analysis(seen, min_frames=10**6))
+    (tmp_path / "c").mkdir()
     with pytest.raises(NoPersonError, match="no person found"):  # nobody in the whole video: the error stays
-        conditions_of_video_file(tmp_path / "clip", "upper", 4)
-    assert seen == [0, 0, 0, 0]  # 4, 8, 16, then all 24 frames
+        prepare_video(tmp_path / "clip", tmp_path / "c", "upper", 4)
+    assert [n for _, n in seen] == [4, 8, 16, 24]
 
 
 # ------------------------------------------------------------------------------------------- crash safety

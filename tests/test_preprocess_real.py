@@ -245,3 +245,25 @@ def test_cli_images_mode_writes_one_frame_clips(astronaut, tmp_path):
     assert len(kp) == 1 and person.shape == (1, 256, 256, 3) and kp.face[0, :, 2].min() == 1.0
     neck = kp.body[0, BODY25["Neck"], :2].round().astype(int)
     assert densepose[0, neck[1] + 20, neck[0], 0] in range(15, 26)  # torso front: R = 2 * 10 (+ codec)
+
+
+def test_streamed_preprocessing_equals_the_in_memory_one(tmp_path):
+    """A person video file is preprocessed in bounded memory (:func:`vvt.realvvt.tryon.prepare_video`: the
+    analysis at the working resolution, then each frame rendered and written losslessly); it gives exactly the
+    conditions of the in-memory path (:func:`vvt.realvvt.tryon.conditions_from_video`), and the person video
+    itself as the paste-back stream."""
+    from vvt.examples import example_dir
+    from vvt.realvvt.tryon import conditions_from_video, prepare_video
+
+    video = example_dir() / "person.mp4"
+    frames, fps = read_video(video)
+    in_memory = conditions_from_video(frames, fps, "upper", str(video))
+    streamed = prepare_video(video, tmp_path, "upper")
+    every = np.arange(len(frames))
+    assert streamed.num_frames == len(frames) and streamed.fps == pytest.approx(fps)
+    for mine, theirs in zip(streamed.load(every), (in_memory.agnostic, in_memory.agnostic_mask,
+                                                    in_memory.densepose)):
+        np.testing.assert_array_equal(mine, theirs)
+    np.testing.assert_array_equal(streamed.person[every], frames)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["agnostic.mkv", "agnostic_mask.mkv", "densepose.mkv"]
+    assert prepare_video(video, tmp_path / "3", "upper", max_frames=3).num_frames == 3

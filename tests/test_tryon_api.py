@@ -211,3 +211,30 @@ def test_readme_commands_and_ci():
     ci = (root / ".ci" / "run").read_text().splitlines()
     assert test_command in ci  # .ci/run runs exactly the README's test command, as one line
     assert ci.index(test_command) > next(i for i, line in enumerate(ci) if "chromium-driver" in line)
+
+
+def test_a_person_video_file_is_preprocessed_in_a_scratch_folder_removed_after(tmp_path, monkeypatch):
+    """``vvt.tryon_to_file`` on a video file: the conditions are written to a scratch folder as lossless streams
+    (no mediapipe here: a stand-in analysis), read back a window at a time, and the folder is gone after the
+    run, as after a failing one."""
+    import tempfile
+
+    from fault_support import example_analysis
+
+    calls = []
+    monkeypatch.setattr("vvt.preprocess.pipeline.analyse_working", example_analysis(calls))
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    video = example_dir() / "person.mp4"
+    result = vvt.tryon_to_file(video, example_dir() / "garment.jpg", tmp_path / "out.mp4", steps=1,
+                               prepare_garment=False, progress=False)
+    assert result.num_frames == 8 and [n for _, n in calls] == [8]
+    assert read_video(tmp_path / "out.mp4")[0].shape == read_video(video)[0].shape
+    assert list(scratch.glob("vvt-tryon-*")) == []
+    with pytest.raises(vvt.VVTError, match="--overlap 9 must be smaller than --clip-len 8"):
+        vvt.tryon_to_file(video, example_dir() / "garment.jpg", tmp_path / "o2.mp4", clip_len=8, overlap=9)
+    monkeypatch.setattr("vvt.realvvt.tryon.iter_try_on_video", lambda *a, **k: iter([]))
+    with pytest.raises(ValueError):  # zero frames to write: fails after preprocessing
+        vvt.tryon_to_file(video, example_dir() / "garment.jpg", tmp_path / "o3.mp4", progress=False)
+    assert list(scratch.glob("vvt-tryon-*")) == [] and not (tmp_path / "o3.mp4").exists()

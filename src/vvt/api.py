@@ -15,8 +15,9 @@ frames come with :func:`tryon_to_file`).
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -166,20 +167,24 @@ def video_conditions(
     fps: float | None = None,
     max_frames: int | None = None,
     cache: Any = None,
+    scratch: str | Path | None = None,
 ) -> Any:
     """The conditions of ``video``: itself when it already is :class:`~vvt.realvvt.tryon.VideoConditions` or
-    :class:`~vvt.realvvt.streaming.StreamConditions` (prepared streams), else the person video (a path, or
-    ``(F, H, W, 3)`` uint8 frames with ``fps``) preprocessed on the fly for ``category`` - through ``cache``
-    (:class:`vvt.batch.PreprocessCache`) when given."""
+    :class:`~vvt.realvvt.streaming.StreamConditions` (prepared streams); a person video file preprocessed into
+    streams (:func:`vvt.realvvt.tryon.prepare_video`) in ``cache`` (:class:`vvt.batch.PreprocessCache`) when
+    given, else in the folder ``scratch``; ``(F, H, W, 3)`` uint8 frames (then give ``fps``) preprocessed in
+    memory."""
     from vvt.realvvt.streaming import StreamConditions
-    from vvt.realvvt.tryon import VideoConditions, conditions_from_video, conditions_of_video_file
+    from vvt.realvvt.tryon import VideoConditions, conditions_from_video, prepare_video
 
     if isinstance(video, (VideoConditions, StreamConditions)):
         return video
     if isinstance(video, (str, Path)):
         if cache is not None:
-            return cache.conditions(Path(video), category, max_frames)
-        return conditions_of_video_file(video, category, max_frames, fps)
+            return cache.conditions(Path(video), category, max_frames, fps)
+        if scratch is None:
+            raise OptionError("video_conditions: a person video file needs a scratch folder for its streams")
+        return prepare_video(video, scratch, category, max_frames, fps)
     frames = np.asarray(video)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise InputFileError("video", f"frames must be (F, H, W, 3) uint8, got {frames.dtype} {frames.shape}")
@@ -283,9 +288,12 @@ def tryon(
         cache=cache,
     )
     run = _start(video, garment, category, weights, options)
-    frames = np.stack(list(run.frames))
-    conditions = run.conditions
-    agnostic, agnostic_mask, densepose = conditions.load(np.arange(conditions.num_frames))
+    try:
+        frames = np.stack(list(run.frames))
+        conditions = run.conditions
+        agnostic, agnostic_mask, densepose = conditions.load(np.arange(conditions.num_frames))
+    finally:
+        run.close()
     return TryOnResult(
         frames=frames,
         fps=run.fps,
@@ -303,13 +311,19 @@ def tryon_to_file(video: Any, garment: str | Path | np.ndarray, out: str | Path,
                   weights: str | Path | None = None, **options: Any) -> StreamedTryOn:
     """:func:`tryon` written to ``out`` (.mp4, .gif, .mov, .mkv or a frame folder) frame by frame as the frames
     are generated: host memory holds Algorithm 1's keyframes, one clip and one output frame, whatever the
-    video's length (prepared streams are decoded a window at a time; a person video preprocessed on the fly is
-    held whole). ``out`` is written through a temporary file renamed at the end, so an interrupted run leaves
-    nothing there. ``options``: those of :func:`tryon`."""
+    video's length. Prepared streams are decoded a window at a time; a person video file is first analysed at
+    the working resolution (mediapipe's, at most 640 pixels a side: that per-frame state is what grows with the
+    video) and its conditions are written to lossless streams in a scratch folder under the system's
+    temporary folder (``TMPDIR``), removed at the end. Frames passed as an array are held whole. ``out`` is
+    written through a temporary file renamed at the end, so an interrupted run leaves nothing there.
+    ``options``: those of :func:`tryon`."""
     from vvt.io import write_video
 
     run = _start(video, garment, category, weights, TryOnOptions.of(options))
-    write_video(out, run.frames, fps=run.fps)
+    try:
+        write_video(out, run.frames, fps=run.fps)
+    finally:
+        run.close()
     run.timer.seconds.setdefault("write", 0.0)
     return StreamedTryOn(Path(out), run.conditions.num_frames, run.fps, run.timer.seconds, run.weights,
                          run.settings)
@@ -337,20 +351,14 @@ class _Run:
     timer: Any
     weights: Path
     settings: dict[str, Any]
+    close: Callable[[], None]
 
 
 def _start(
     video: Any, garment: str | Path | np.ndarray, category: str, weights: str | Path | None, options: TryOnOptions
 ) -> _Run:
     """Check every option, preprocess, load the model and start the try-on: its frames as an iterator."""
-    from vvt.realvvt.tryon import (
-        DEFAULT_D_POSE,
-        DEFAULT_S_MAX,
-        StageTimer,
-        check_size,
-        iter_try_on_video,
-        training_defaults,
-    )
+    from vvt.realvvt.tryon import StageTimer, check_size
 
     o = options
     check_category(category)
@@ -364,9 +372,23 @@ def _start(
     garment_image = read_garment(garment)
     folder = weights_folder(weights)  # a missing or wrong folder fails before any preprocessing
     timer = StageTimer(o.progress)
-    with timer.stage("preprocess", total=1, unit="video") as bar:
-        conditions = video_conditions(video, category, o.fps, o.max_frames, o.cache)
-        bar.update()
+    # a person video file is preprocessed into lossless streams here, removed when the run closes
+    scratch = tempfile.TemporaryDirectory(prefix="vvt-tryon-")
+    try:
+        with timer.stage("preprocess", total=1, unit="video") as bar:
+            conditions = video_conditions(video, category, o.fps, o.max_frames, o.cache, scratch.name)
+            bar.update()
+        return _begin(conditions, garment, garment_image, category, folder, o, timer, scratch.cleanup)
+    except BaseException:
+        scratch.cleanup()
+        raise
+
+
+def _begin(conditions: Any, garment: Any, garment_image: np.ndarray, category: str, folder: Path,
+           o: TryOnOptions, timer: Any, close: Callable[[], None]) -> _Run:
+    """Load the model and start the try-on of prepared ``conditions`` (the second half of :func:`_start`)."""
+    from vvt.realvvt.tryon import DEFAULT_D_POSE, DEFAULT_S_MAX, iter_try_on_video, training_defaults
+
     pipeline = load_model(folder, o.device, o.dtype)
     saved = pipeline.config
     default_size, default_clip_len = training_defaults(folder, pipeline)  # the model's saved settings
@@ -407,7 +429,7 @@ def _start(
         progress=o.progress,
         timer=timer,
     )
-    return _Run(frames, conditions, garment_image, float(o.fps or conditions.fps), timer, folder, settings)
+    return _Run(frames, conditions, garment_image, float(o.fps or conditions.fps), timer, folder, settings, close)
 
 
 def write_result(result: TryOnResult, out: str | Path, fps: float | None = None) -> Path:

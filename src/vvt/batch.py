@@ -20,14 +20,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
+import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from vvt.errors import InputFileError
+from vvt.errors import InputFileError, VVTError
 
 logger = logging.getLogger(__name__)
 
@@ -139,45 +138,49 @@ def content_hash(path: Path) -> str:
 
 
 class PreprocessCache:
-    """Preprocessed person videos (agnostic video, mask, DensePose, fps) as ``.npz`` files in ``folder``, keyed
-    by the video's :func:`content_hash` and the settings that change them (category, frame limit, vvt's
-    version). Written atomically, so processes sharing the folder never read half a file."""
+    """Preprocessed person videos as folders of lossless streams (agnostic video, mask, DensePose:
+    :func:`vvt.realvvt.tryon.prepare_video`) in ``folder``, keyed by the video's :func:`content_hash` and the
+    settings that change them (category, frame limit, frame rate, vvt's version). Each entry is written into a
+    temporary folder renamed when complete, so processes sharing the cache never read half an entry."""
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
         self.hits = 0
         self.misses = 0
 
-    def key(self, video: Path, category: str, max_frames: int | None) -> str:
+    def key(self, video: Path, category: str, max_frames: int | None, fps: float | None = None) -> str:
         from vvt import __version__
 
-        settings = f"{category}|{max_frames}|{__version__}"
+        settings = f"{category}|{max_frames}|{fps}|{__version__}"
         return hashlib.sha256(f"{content_hash(video)}|{settings}".encode()).hexdigest()[:32]
 
-    def conditions(self, video: Path, category: str, max_frames: int | None = None) -> Any:
-        """The :class:`~vvt.realvvt.tryon.VideoConditions` of ``video``, from the cache or preprocessed now."""
-        from vvt.io import atomic_path, read_video
-        from vvt.realvvt.tryon import VideoConditions, conditions_of_video_file
+    def conditions(self, video: Path, category: str, max_frames: int | None = None,
+                   fps: float | None = None) -> Any:
+        """The :class:`~vvt.realvvt.streaming.StreamConditions` of ``video``, from the cache or preprocessed
+        now; the person video itself is their paste-back stream."""
+        from vvt.io import atomic_path
+        from vvt.preprocess.pipeline import CONDITION_STREAMS
+        from vvt.realvvt.tryon import prepare_video, read_conditions
 
-        file = self.folder / f"{self.key(video, category, max_frames)}.npz"
-        if file.is_file():
+        entry = self.folder / self.key(video, category, max_frames, fps)
+        if entry.is_dir():
+            paths = [entry / f"{name}.mkv" for name in CONDITION_STREAMS]
             try:
-                with np.load(file) as z:
-                    streams = (z["agnostic"], z["agnostic_mask"], z["densepose"], float(z["fps"]))
-            except (OSError, ValueError, KeyError):
-                logger.warning("%s: unreadable cache entry, preprocessing again", file)
+                conditions = read_conditions(*paths, "vvt_iuv", person=video, max_frames=max_frames)
+            except VVTError as exc:
+                logger.warning("%s: unreadable cache entry (%s), preprocessing again", entry, exc)
+                shutil.rmtree(entry, ignore_errors=True)
             else:
                 self.hits += 1
-                logger.info("%s: preprocessing from the cache (%s)", video, file.name)
-                person, _ = read_video(video, max_frames=max_frames)  # decoded only here: a miss reads it once
-                return VideoConditions(*streams, person, str(video))
+                logger.info("%s: preprocessing from the cache (%s)", video, entry.name)
+                return conditions
         self.misses += 1
-        cond = conditions_of_video_file(video, category, max_frames)
         self.folder.mkdir(parents=True, exist_ok=True)
-        with atomic_path(file) as tmp, open(tmp, "wb") as f:
-            np.savez(f, agnostic=cond.agnostic, agnostic_mask=cond.agnostic_mask, densepose=cond.densepose,
-                     fps=np.float64(cond.fps))
-        return cond
+        with atomic_path(entry) as tmp:
+            tmp.mkdir()
+            prepare_video(video, tmp, category, max_frames, fps)
+        paths = [entry / f"{name}.mkv" for name in CONDITION_STREAMS]
+        return read_conditions(*paths, "vvt_iuv", person=video, max_frames=max_frames)
 
 
 def assign(pairs: list[Pair], num_processes: int, index: int) -> list[Pair]:

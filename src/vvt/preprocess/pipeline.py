@@ -11,7 +11,8 @@ A photo is written as a 1-frame clip in the same folders (the tensor contract re
 clips). Every file is written atomically; a video whose outputs all exist is skipped (resumable), and
 ``videos/<vid>.mp4`` is written last, so its presence marks a finished video.
 
-Stages (:func:`analyse_clip`): mediapipe runs at the working resolution
+Stages (:func:`analyse_working`, then :func:`analyse_clip` for a clip in memory or
+:func:`write_condition_streams` a frame at a time): mediapipe runs at the working resolution
 (:func:`vvt.preprocess.keypoints.working_size`); keypoints are smoothed with the zero-phase One-Euro
 filter and person masks over time (:mod:`vvt.preprocess.smoothing`); parsing, agnostic masks and
 part maps are made at the working resolution and resized to the frame size (masks bilinearly then
@@ -20,6 +21,7 @@ thresholded, part maps nearest).
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import shutil
@@ -32,7 +34,7 @@ import numpy as np
 from tqdm import tqdm
 
 from vvt.errors import ConfigError, InputFileError, VVTError
-from vvt.io import atomic_path, atomic_write_text, read_image, read_video, write_image, write_video
+from vvt.io import atomic_path, atomic_write_text, iter_frames, read_image, read_video, write_image, write_video
 from vvt.io.image import IMAGE_SUFFIXES
 from vvt.io.video import VIDEO_SUFFIXES
 from vvt.pose.openpose import Keypoints, render_skeleton_video, save_keypoints
@@ -109,32 +111,73 @@ def _upsize_masks(masks: np.ndarray, height: int, width: int) -> np.ndarray:
                      for m in masks])
 
 
-def analyse_clip(frames: np.ndarray, fps: float, category: str, parser=None,
-                 smoothing: Smoothing | None = None, name: str = "input", static: bool = False,
-                 measure_jitter: bool = False) -> ClipResult:
-    """Run every preprocessing stage on a clip.
+@dataclass
+class WorkingAnalysis:
+    """What :func:`analyse_working` finds at the working resolution: enough to render any frame of the clip at
+    its size ``(H, W)`` one at a time (:meth:`agnostic_mask`, :meth:`densepose`), so a long video needs its
+    full-size frames only while they are written.
+
+    Attributes:
+        size: ``(H, W)`` of the clip's frames.
+        keypoints_w: smoothed keypoints in working pixels.
+        person_w: ``(N, h, w)`` bool person masks at the working resolution.
+        masks_w: ``(N, h, w)`` bool agnostic masks at the working resolution (True = inpaint).
+        parts_w: ``(N, h, w, 3)`` uint8 vvt IUV part maps at the working resolution.
+        found: ``(N,)`` bool, frames where mediapipe found the person.
+        seconds, jitter, raw_keypoints: as in :class:`ClipResult`.
+    """
+
+    size: tuple[int, int]
+    keypoints_w: Keypoints
+    person_w: np.ndarray
+    masks_w: np.ndarray
+    parts_w: np.ndarray
+    found: np.ndarray
+    seconds: dict[str, float] = field(default_factory=dict)
+    jitter: dict[str, float] = field(default_factory=dict)
+    raw_keypoints: Keypoints | None = None
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.masks_w)
+
+    def agnostic_mask(self, t: int) -> np.ndarray:
+        """``(H, W)`` bool agnostic mask of frame ``t`` (bilinear resize of the working mask, thresholded)."""
+        return _upsize_masks(self.masks_w[t : t + 1], *self.size)[0]
+
+    def densepose(self, t: int) -> np.ndarray:
+        """``(H, W, 3)`` uint8 vvt IUV part map of frame ``t`` (nearest resize)."""
+        height, width = self.size
+        return cv2.resize(self.parts_w[t], (width, height), interpolation=cv2.INTER_NEAREST)
+
+    def head(self, n: int) -> WorkingAnalysis:
+        """The first ``n`` frames (a clip analysed beyond the frames wanted, to find the person)."""
+        raw = None if self.raw_keypoints is None else self.raw_keypoints[:n]
+        return WorkingAnalysis(self.size, self.keypoints_w[:n], self.person_w[:n], self.masks_w[:n],
+                               self.parts_w[:n], self.found[:n], self.seconds, self.jitter, raw)
+
+
+def analyse_working(frames_w: list[np.ndarray], size: tuple[int, int], fps: float, category: str, parser=None,
+                    smoothing: Smoothing | None = None, name: str = "input", static: bool = False,
+                    measure_jitter: bool = False) -> WorkingAnalysis:
+    """Every preprocessing stage of a clip at the working resolution (:func:`analyse_clip` without the
+    rendering at the frame size).
 
     Args:
-        frames: ``(N, H, W, 3)`` uint8 RGB.
-        fps: frames per second (the One-Euro filter's rate).
-        category: ``"upper"``, ``"lower"`` or ``"dresses"``.
-        parser: a :mod:`vvt.preprocess.parsing` backend (default: offline).
-        smoothing: temporal smoothing settings (default: on).
-        name: the input's name for messages.
-        static: the frames are unrelated photos (no tracking, no smoothing).
-        measure_jitter: also build the unsmoothed masks and report, in ``ClipResult.jitter``, the mean
-            frame-to-frame body keypoint displacement (pixels) and the mean ``1 - IoU`` of consecutive
-            person and agnostic masks, raw and smoothed.
+        frames_w: ``N`` frames ``(h, w, 3)`` uint8 RGB at :func:`vvt.preprocess.keypoints.working_size` of
+            ``size`` (:func:`vvt.preprocess.keypoints.to_working`).
+        size: ``(H, W)`` of the clip's frames.
+        fps, category, parser, smoothing, name, static, measure_jitter: as in :func:`analyse_clip`.
     """
     if category not in CATEGORIES:
         raise VVTError(f"unknown category {category!r}: use upper, lower or dresses")
     parser = parser or OfflineParser()
     smoothing = smoothing or Smoothing()
-    smooth = smoothing.enabled and not static and len(frames) > 1
-    n, height, width = frames.shape[:3]
+    n = len(frames_w)
+    smooth = smoothing.enabled and not static and n > 1
+    height, width = size
     seconds: dict[str, float] = {}
     tick = time.perf_counter()
-    frames_w = [to_working(f) for f in frames]
     h, w = frames_w[0].shape[:2]
     track: PoseTrack = track_video(frames_w, w, h, name=name, static=static)
     seconds["keypoints"] = time.perf_counter() - tick
@@ -150,7 +193,7 @@ def analyse_clip(frames: np.ndarray, fps: float, category: str, parser=None,
     masks_w = _agnostic_masks(category, frames_w, kp_w, person_w, parser)
     seconds["agnostic_masks"] = time.perf_counter() - tick
     tick = time.perf_counter()
-    parts_w = [render_part_map(kp_w.body[t], person_w[t]) for t in range(n)]
+    parts_w = np.stack([render_part_map(kp_w.body[t], person_w[t]) for t in range(n)])
     seconds["densepose"] = time.perf_counter() - tick
 
     jitter: dict[str, float] = {}
@@ -169,16 +212,75 @@ def analyse_clip(frames: np.ndarray, fps: float, category: str, parser=None,
             "agnostic_mask_iou_change_raw": mask_iou_change(raw_masks),
             "agnostic_mask_iou_change_smoothed": mask_iou_change(masks_w),
         }
+    return WorkingAnalysis((height, width), kp_w, person_w, masks_w, parts_w, track.found, seconds, jitter,
+                           raw_kp)
 
+
+def analyse_clip(frames: np.ndarray, fps: float, category: str, parser=None,
+                 smoothing: Smoothing | None = None, name: str = "input", static: bool = False,
+                 measure_jitter: bool = False) -> ClipResult:
+    """Run every preprocessing stage on a clip held in memory (:func:`analyse_working`, then every frame
+    rendered at the frame size).
+
+    Args:
+        frames: ``(N, H, W, 3)`` uint8 RGB.
+        fps: frames per second (the One-Euro filter's rate).
+        category: ``"upper"``, ``"lower"`` or ``"dresses"``.
+        parser: a :mod:`vvt.preprocess.parsing` backend (default: offline).
+        smoothing: temporal smoothing settings (default: on).
+        name: the input's name for messages.
+        static: the frames are unrelated photos (no tracking, no smoothing).
+        measure_jitter: also build the unsmoothed masks and report, in ``ClipResult.jitter``, the mean
+            frame-to-frame body keypoint displacement (pixels) and the mean ``1 - IoU`` of consecutive
+            person and agnostic masks, raw and smoothed.
+    """
+    height, width = frames.shape[1:3]
+    work = analyse_working([to_working(f) for f in frames], (height, width), fps, category, parser, smoothing,
+                           name, static, measure_jitter)
     tick = time.perf_counter()
-    kp = kp_w.resized(width, height)
-    person = _upsize_masks(person_w, height, width)
-    masks = _upsize_masks(masks_w, height, width)
+    kp = work.keypoints_w.resized(width, height)
+    person = _upsize_masks(work.person_w, height, width)
+    masks = _upsize_masks(work.masks_w, height, width)
     agnostic = np.stack([agnostic_frame(f, m) for f, m in zip(frames, masks)])
-    densepose = np.stack([cv2.resize(p, (width, height), interpolation=cv2.INTER_NEAREST) for p in parts_w])
+    densepose = np.stack([work.densepose(t) for t in range(len(frames))])
     skeleton = render_skeleton_video(kp)
-    seconds["render"] = time.perf_counter() - tick
-    return ClipResult(kp, person, masks, agnostic, densepose, skeleton, track.found, seconds, jitter, raw_kp)
+    seconds = {**work.seconds, "render": time.perf_counter() - tick}
+    return ClipResult(kp, person, masks, agnostic, densepose, skeleton, work.found, seconds, work.jitter,
+                      work.raw_keypoints)
+
+
+#: the conditions :func:`write_condition_streams` writes, each as ``<name>.mkv``
+CONDITION_STREAMS = ("agnostic", "agnostic_mask", "densepose")
+
+
+def read_working_frames(video: str | Path, max_frames: int | None = None) -> tuple[list[np.ndarray], tuple[int, int]]:
+    """The first ``max_frames`` frames of ``video`` (all without it) at the working resolution, decoded one at a
+    time (:func:`vvt.preprocess.keypoints.to_working`), and the frames' size ``(H, W)``: what
+    :func:`analyse_working` needs, without the video's full-size frames in memory."""
+    frames_w, size = [], (0, 0)
+    for frame in iter_frames(video):
+        if max_frames is not None and len(frames_w) >= max_frames:
+            break
+        size = frame.shape[:2]
+        frames_w.append(to_working(frame))
+    return frames_w, size
+
+
+def write_condition_streams(video: str | Path, folder: str | Path, work: WorkingAnalysis,
+                            fps: float) -> dict[str, Path]:
+    """Write the agnostic video, its mask and DensePose of the first ``work.num_frames`` frames of ``video`` to
+    ``folder/<name>.mkv`` (:data:`CONDITION_STREAMS`), rendering and encoding one frame at a time (the video is
+    decoded once more), losslessly so that they read back exactly as :func:`analyse_clip` makes them."""
+    folder = Path(folder)
+    n = work.num_frames
+    paths = {name: folder / f"{name}.mkv" for name in CONDITION_STREAMS}
+    frames = itertools.islice(iter_frames(video), n)
+    write_video(paths["agnostic"], (agnostic_frame(f, work.agnostic_mask(t)) for t, f in enumerate(frames)), fps,
+                lossless=True)
+    write_video(paths["agnostic_mask"], (work.agnostic_mask(t).astype(np.uint8) * 255 for t in range(n)), fps,
+                lossless=True)
+    write_video(paths["densepose"], (work.densepose(t) for t in range(n)), fps, lossless=True)
+    return paths
 
 
 def write_layout_json(root: Path, categories: dict[str, str] | None = None) -> None:

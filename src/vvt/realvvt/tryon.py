@@ -3,9 +3,11 @@
 :class:`~vvt.realvvt.pipeline.RealVVTPipeline` takes one clip of conditions at its working size. This module
 takes a real video of any size and length:
 
-1. **Conditions at the input size** ``(H0, W0)`` (:class:`VideoConditions`): made on the fly from the
-   person video (:func:`conditions_from_video`: :mod:`vvt.preprocess` - mediapipe pose, parsing, agnostic
-   mask and video, DensePose-style part map in vvt IUV), or read from prepared streams
+1. **Conditions at the input size** ``(H0, W0)``: made on the fly from the person video
+   (:mod:`vvt.preprocess` - mediapipe pose, parsing, agnostic mask and video, DensePose-style part map in
+   vvt IUV): from a file by :func:`prepare_video`, which keeps only the working-resolution analysis in memory
+   and writes the conditions to lossless streams read back a window at a time, or from frames in memory by
+   :func:`conditions_from_video` (:class:`VideoConditions`); or read from prepared streams
    (:func:`read_conditions`: ViViD's own or ``vvt preprocess``'s; DensePose converted to vvt IUV with
    :func:`vvt.pose.densepose.to_vvt_iuv`).
 2. **Working size** ``(H, W)`` (:class:`Letterbox`, multiples of 8; default the training size, RealVVT Sec. 4
@@ -217,44 +219,52 @@ def conditions_from_video(
     return VideoConditions(result.agnostic, result.agnostic_mask, result.densepose, fps, frames, name)
 
 
-def conditions_of_video_file(
-    video: str | Path, category: str, max_frames: int | None = None, fps: float | None = None
-) -> VideoConditions:
-    """Read and preprocess the first ``max_frames`` frames of a person video file (all without it).
+def prepare_video(
+    video: str | Path, folder: str | Path, category: str, max_frames: int | None = None, fps: float | None = None
+) -> StreamConditions:
+    """Preprocess the first ``max_frames`` frames of a person video file (all without it) into ``folder`` and
+    open the result as streams, in bounded memory: the video is decoded at the working resolution for the
+    analysis (:func:`vvt.preprocess.pipeline.analyse_working`, whose per-frame state at that resolution is
+    all that is kept), then decoded again while the agnostic video, its mask and DensePose are rendered at the
+    input size and written losslessly (:func:`vvt.preprocess.pipeline.write_condition_streams`). The person
+    video itself is the paste-back stream. ``fps`` overrides the file's frame rate.
 
     Mediapipe may miss a person in the first frames of a clip and find them only by tracking from later ones
     (the real ViViD clip: none of its first 8 frames alone). So where no person is found in the first
-    ``max_frames`` frames, the first 2x, 4x, ... frames (up to the whole video) are preprocessed and cut back.
-    ``fps`` overrides the file's frame rate.
+    ``max_frames`` frames, the first 2x, 4x, ... frames (up to the whole video) are analysed and cut back.
     """
-    import dataclasses
+    import time
 
-    from vvt.io import read_video, video_info
+    from vvt.io import video_info
     from vvt.preprocess.keypoints import NoPersonError
+    from vvt.preprocess.pipeline import analyse_working, read_working_frames, write_condition_streams
 
+    info = video_info(video)
+    fps = fps or info.fps
     n = max_frames
     while True:
-        frames, video_fps = read_video(video, max_frames=n)
+        frames_w, size = read_working_frames(video, n)
+        logger.info("preprocessing %s: %d frame(s) (pose, parsing, agnostic mask, DensePose)", video, len(frames_w))
+        tick = time.perf_counter()
         try:
-            conditions = conditions_from_video(frames, fps or video_fps, category, str(video))
+            work = analyse_working(frames_w, size, fps, category, name=str(video), static=len(frames_w) == 1)
         except NoPersonError:
-            if n is None or len(frames) < n or n >= video_info(video).num_frames:  # the whole video was seen
+            if n is None or len(frames_w) < n or n >= info.num_frames:  # the whole video was seen
                 raise
             logger.warning(
                 "%s: no person found in the first %d frame(s); tracking through the first %d", video, n, 2 * n
             )
             n *= 2
             continue
-        if max_frames is None or len(frames) <= max_frames:
-            return conditions
-        keep = slice(0, max_frames)
-        return dataclasses.replace(
-            conditions,
-            agnostic=conditions.agnostic[keep],
-            agnostic_mask=conditions.agnostic_mask[keep],
-            densepose=conditions.densepose[keep],
-            person=None if conditions.person is None else conditions.person[keep],
-        )
+        break
+    del frames_w
+    if max_frames is not None:
+        work = work.head(max_frames)
+    logger.info("preprocessed %s in %.1fs; person found in %d/%d frame(s)", video, time.perf_counter() - tick,
+                int(work.found.sum()), work.num_frames)
+    paths = write_condition_streams(video, folder, work, fps)
+    return read_conditions(paths["agnostic"], paths["agnostic_mask"], paths["densepose"], "vvt_iuv",
+                           person=video, max_frames=work.num_frames)
 
 
 def read_conditions(
@@ -272,7 +282,8 @@ def read_conditions(
     :func:`iter_try_on_video` runs, so a long video never sits in memory. ``densepose_format`` is
     ``"vvt_iuv"`` or ``"detectron2_parts"`` (:mod:`vvt.pose.densepose`); the mask is True where its grey level
     is >= 128. Frame counts and sizes are compared before any frame is decoded.
-    ``max_frames`` keeps the first frames only.
+    ``max_frames`` keeps the first frames only (the streams must agree in those; e.g. the whole person video
+    beside streams made from its first frames).
     """
     from vvt.io import video_info
     from vvt.pose.densepose import DENSEPOSE_FORMATS
@@ -286,11 +297,12 @@ def read_conditions(
         paths["person"] = person
     paths = {k: Path(v) for k, v in paths.items()}
     infos = {k: video_info(p) for k, p in paths.items()}
-    if len({(i.num_frames, i.height, i.width) for i in infos.values()}) != 1:
+    used = {k: i.num_frames if max_frames is None else min(max_frames, i.num_frames) for k, i in infos.items()}
+    if len({(used[k], i.height, i.width) for k, i in infos.items()}) != 1:
         listed = ", ".join(f"{i.path} {i.num_frames} frames of {i.height}x{i.width}" for i in infos.values())
         raise ShapeMismatchError(f"the input streams differ in frame count or size: {listed}")
     info = infos["agnostic"]
-    num_frames = info.num_frames if max_frames is None else min(max_frames, info.num_frames)
+    num_frames = used["agnostic"]
     return StreamConditions(paths, densepose_format, num_frames, (info.height, info.width), info.fps)
 
 
