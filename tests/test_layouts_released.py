@@ -308,6 +308,26 @@ def test_streams_at_a_proportional_resolution_are_kept(tmp_path, caplog):
         read_layout(odd, split="train")
 
 
+def test_a_stream_at_a_proportional_resolution_trains_covering_the_same_pixels(tmp_path):
+    # Dress Code's skeletons at half the photo's size: the dataset resizes them onto the photo's geometry
+    root = make_dresscode(tmp_path / "half")
+    pattern = np.zeros((64, 48, 3), np.uint8)
+    pattern[16:48, 8:24] = 255  # a white block off-centre, so a misplaced or mirrored stream shows
+    images = root / "upper_body"
+    for pid in ("013563", "013565"):
+        for path, frame in ((images / "images" / f"{pid}_0.jpg", pattern),
+                            (images / "skeletons" / f"{pid}_5.jpg", pattern[::2, ::2])):
+            path.unlink()  # a hard link to a template: replace it, do not write through it
+            write_image(path, frame)
+    train = read_layout(root, split="train")
+    for size, crop in (((H, W), "center"), ((32, 32), "center"), ((48, 36), "random")):
+        item = TryOnDataset(train, size, streams=("person", "skeleton"), crop=crop)[0]
+        person, skeleton = item["person"], item["skeleton"]
+        assert person.shape == skeleton.shape == (1, 3, *size)
+        same, mirrored = (float((person - other).abs().mean()) for other in (skeleton, skeleton.flip(-1)))
+        assert same < 0.1 < 0.5 < mirrored, (size, same, mirrored)  # the same pixels (a misplaced one would show)
+
+
 # --------------------------------------------------------------------------------------------- FashionVideo
 
 # UBC FashionVideo as its crawler writes it (dataset page of DwNet, fashion_test.txt with one URL per line and
