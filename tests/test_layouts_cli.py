@@ -134,6 +134,7 @@ def test_vvt_eval_scores_only_the_front_seqs_and_reads_catv2tons_flat_names(tmp_
     assert "2000001" not in err
 
 
+@pytest.mark.slow  # I3D at 224x224 (the catv2ton protocol's) on 10 videos: about a minute on 2 loaded cores
 def test_vvt_eval_catv2ton_unpaired_scores_vfid_against_the_person_videos(tmp_path, capsys):
     # CatV2TON's unpaired tables (eval_video_metrics.py without --paired): VFID of the predictions against the
     # person videos (its gt folder), no SSIM / LPIPS: there is no ground truth of another garment on real data
@@ -143,9 +144,8 @@ def test_vvt_eval_catv2ton_unpaired_scores_vfid_against_the_person_videos(tmp_pa
         "upper_body/1057795_detail__1222020_in_xl", "upper_body/1222020_detail__1057795_in_xl"]
     persons = {p.stem: read_video(p)[0] for p in sorted(root.glob("upper_body/videos/*.mp4"))}
     pred, gt = tmp_path / "pred", tmp_path / "gt"
-    for k, (stem, frames) in enumerate(persons.items()):
-        garment = list(persons)[1 - k].split("_")[0]
-        write_video(pred / "upper_body" / f"{stem}__{garment}_in_xl", 255 - frames)  # vvt's sample names
+    for stem, frames in persons.items():
+        write_video(pred / stem, 255 - frames)  # CatV2TON's flat output names (vvt's: bench quality, below)
         write_video(gt / stem, frames)  # the person videos as a ground-truth folder, to compare with
     wd = weights_dir("i3d")
     out = tmp_path / "unpaired.json"
@@ -156,20 +156,24 @@ def test_vvt_eval_catv2ton_unpaired_scores_vfid_against_the_person_videos(tmp_pa
     assert report["counts"]["items"] == 2
     assert report["metrics"]["ssim"] is None and "no ground truth" in report["absent"]["ssim"]
     assert "lpips" in report["absent"] and "vfid_resnext" in report["absent"]  # weights not in the folder
-    flat = tmp_path / "flat"  # the same predictions under CatV2TON's flat names score the same
-    for stem in persons:
-        shutil.copytree(next(pred.glob(f"upper_body/{stem}__*")), flat / stem)
-    folder = evaluate(flat, gt, ["vfid_i3d"], protocol="catv2ton", weights_dir=wd, show_progress=False)
+    folder = evaluate(pred, gt, ["vfid_i3d"], protocol="catv2ton", weights_dir=wd, show_progress=False)
     assert report["metrics"]["vfid_i3d"] == pytest.approx(folder["metrics"]["vfid_i3d"], rel=1e-6)
     assert report["metrics"]["vfid_i3d"] > 0
-    by_flat = evaluate(flat, root, ["vfid_i3d"], protocol="catv2ton", weights_dir=wd, pairs="unpaired",
-                       show_progress=False)
-    assert by_flat["metrics"]["vfid_i3d"] == pytest.approx(report["metrics"]["vfid_i3d"], rel=1e-6)
     capsys.readouterr()
     assert main(argv[:-2] + ["--metrics", "ssim", "--out", str(tmp_path / "r.json")]) == 2
     assert "ssim cannot be computed on these inputs: no ground truth" in capsys.readouterr().err
     with pytest.raises(VVTError, match="pairs='unpaired' needs a dataset root"):
-        evaluate(flat, gt, ["vfid_i3d"], weights_dir=wd, pairs="unpaired", show_progress=False)
+        evaluate(pred, gt, ["vfid_i3d"], weights_dir=wd, pairs="unpaired", show_progress=False)
+    # vvt bench quality on the same unpaired split, then vvt eval on one method's predictions: the same VFID
+    bench = ["bench", "quality", "--data", str(root), "--pairs", "unpaired", "--protocol", "catv2ton",
+             "--metrics", "vfid_i3d", "--weights-dir", str(wd), "--out", str(tmp_path / "q")]
+    assert main(bench) == 0, capsys.readouterr().err
+    quality = json.loads((tmp_path / "q" / "quality.json").read_text())
+    assert quality["real_set"] == {"items": 2} and quality["samples"] == 2
+    copied = tmp_path / "q" / "predictions" / "copy_agnostic"
+    assert main(argv[:6] + [str(copied)] + argv[7:-2] + ["--metrics", "vfid_i3d", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["metrics"]["vfid_i3d"] == pytest.approx(
+        quality["methods"]["copy_agnostic"]["metrics"]["vfid_i3d"], rel=1e-6)
 
 
 def test_strict_on_every_command_that_reads_a_dataset(tmp_path, capsys, caplog):
