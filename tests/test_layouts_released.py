@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vvt.data.datasets import TryOnDataset
 from vvt.data.layouts import DERIVED_UNPAIRED, detect_layout, read_layout
 from vvt.errors import LayoutError
 from vvt.io import write_image, write_video
@@ -237,6 +238,29 @@ def test_vivid_s_as_catv2ton_ships_it(tmp_path):
     assert [(s.name, s.frame_ranges) for s in train] == [("upper_body/1057795_detail", ((0, 2), (3, 5)))]
 
 
+def test_vivid_s_front_seqs_bound_the_training_clips_and_a_range_off_the_video_skips_the_sample(tmp_path, caplog):
+    root = make_vivid_s(tmp_path / "ViViD-S")
+    train = read_layout(root, split="train")  # 5-frame video, front_seqs [[0, 2], [3, 5]]
+    data = TryOnDataset(train, (H, W), clip_len=2, streams=("person",))
+    starts = set()
+    for epoch in range(40):
+        data.set_epoch(epoch)
+        indices = data[0]["frame_indices"].tolist()
+        assert indices in ([0, 1], [3, 4]), indices  # never across the gap (frame 2), never frames 1-2 or 2-3
+        starts.add(indices[0])
+    assert starts == {0, 3}  # both ranges are drawn
+    still = TryOnDataset(train, (H, W), clip_len=3, streams=("person",), random_start=False)
+    assert still[0]["frame_indices"].tolist() == [0, 1, 1]  # the first range; a longer clip repeats its end
+    lines = (root / "test_data_180.jsonl").read_text().splitlines()
+    off = json.loads(lines[3])
+    off["front_seqs"] = [7, 9]  # past the 5 frames of its video
+    (root / "test_data_180.jsonl").write_text("\n".join(lines[:3] + [json.dumps(off)]) + "\n")
+    assert [s.name for s in read_layout(root)] == [
+        "upper_body/1057795_detail", "upper_body/1222020_detail", "lower_body/2000001_detail"]
+    assert "dresses/3000001_detail: its frames (7-9) lie outside its 5 frame(s)" in caplog.text
+    assert len(read_layout(root, check=False)) == 4  # names only: the frame count is not read
+
+
 def test_vivid_s_without_a_smoothed_mask_reads_with_none(tmp_path, caplog):
     root = make_vivid_s(tmp_path / "ViViD-S")
     (root / "lower_body" / "agnostic_mask_smoothed" / "2000001_detail.mp4").unlink()  # CatV2TON makes it itself
@@ -282,6 +306,26 @@ def test_streams_at_a_proportional_resolution_are_kept(tmp_path, caplog):
     odd = make_dresscode(tmp_path / "odd", skeleton_size=(H, H))  # square: not a rescaled copy
     with pytest.raises(LayoutError, match=r"different frame sizes, HxW \(person 16x12, skeleton 16x16\)"):
         read_layout(odd, split="train")
+
+
+def test_a_stream_at_a_proportional_resolution_trains_covering_the_same_pixels(tmp_path):
+    # Dress Code's skeletons at half the photo's size: the dataset resizes them onto the photo's geometry
+    root = make_dresscode(tmp_path / "half")
+    pattern = np.zeros((64, 48, 3), np.uint8)
+    pattern[16:48, 8:24] = 255  # a white block off-centre, so a misplaced or mirrored stream shows
+    images = root / "upper_body"
+    for pid in ("013563", "013565"):
+        for path, frame in ((images / "images" / f"{pid}_0.jpg", pattern),
+                            (images / "skeletons" / f"{pid}_5.jpg", pattern[::2, ::2])):
+            path.unlink()  # a hard link to a template: replace it, do not write through it
+            write_image(path, frame)
+    train = read_layout(root, split="train")
+    for size, crop in (((H, W), "center"), ((32, 32), "center"), ((48, 36), "random")):
+        item = TryOnDataset(train, size, streams=("person", "skeleton"), crop=crop)[0]
+        person, skeleton = item["person"], item["skeleton"]
+        assert person.shape == skeleton.shape == (1, 3, *size)
+        same, mirrored = (float((person - other).abs().mean()) for other in (skeleton, skeleton.flip(-1)))
+        assert same < 0.1 < 0.5 < mirrored, (size, same, mirrored)  # the same pixels (a misplaced one would show)
 
 
 # --------------------------------------------------------------------------------------------- FashionVideo

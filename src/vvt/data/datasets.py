@@ -150,6 +150,9 @@ class TryOnDataset(Dataset):
             than ``clip_len`` repeats its last frame.
         streams: streams to load (see :data:`ALL_STREAMS`); default :data:`DEFAULT_STREAMS`.
         random_start: draw the clip start uniformly (training); False starts at frame 0 (evaluation).
+            A sample with ``frame_ranges`` (CatV2TON's ViViD-S ``front_seqs``: the front-facing stretches of
+            a video) draws its clip inside one of them, picked uniformly (the first when not ``random_start``),
+            as CatV2TON's ``ImageVideoDataset`` does; a clip longer than the range repeats its last frame.
         crop: ``"center"`` or ``"random"`` crop after the covering resize.
         flip_prob: probability of mirroring the whole sample.
         seed: base seed of the per-item generators.
@@ -249,6 +252,17 @@ class TryOnDataset(Dataset):
             self._lengths[index] = video_info(stream_path(sample, first)).num_frames
         return self._lengths[index]
 
+    def clip_indices(self, index: int, gen: torch.Generator) -> list[int]:
+        """Source frames of a clip of video sample ``index``: :meth:`frame_indices` of the whole video, or of
+        one of its ``frame_ranges`` (ends clipped to the video; ranges outside it are ignored, and a sample
+        with none left uses the whole video)."""
+        num_frames = self.num_frames(index)
+        ranges = [(a, min(b, num_frames)) for a, b in self.samples[index].frame_ranges if a < min(b, num_frames)]
+        if not ranges:
+            return self.frame_indices(num_frames, gen)
+        start, end = ranges[_randint(len(ranges), gen) if self.random_start and len(ranges) > 1 else 0]
+        return [start + i for i in self.frame_indices(end - start, gen)]
+
     def frame_indices(self, num_frames: int, gen: torch.Generator) -> list[int]:
         """Source frames of a clip: ``clip_len`` frames at a (drawn) stride from a (drawn) start."""
         n = self.clip_len
@@ -263,7 +277,7 @@ class TryOnDataset(Dataset):
         sample = self.samples[index]
         gen = item_generator(self.seed, self.epoch, index)
         if sample.is_video:
-            indices = self.frame_indices(self.num_frames(index), gen)
+            indices = self.clip_indices(index, gen)
         else:
             indices = [0]
         item: dict = {"name": sample.name, "category": sample.category, "dataset": sample.dataset,

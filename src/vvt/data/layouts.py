@@ -358,6 +358,10 @@ def _check_streams(samples: list[Sample], findings: _Findings) -> list[Sample]:
                 else:
                     s.garment_mask = None
                     findings.gap(name, s.name, "unreadable")
+        if reason is None and s.frame_ranges and "person" in counts and not any(
+                a < min(b, counts["person"]) for a, b in s.frame_ranges):
+            reason = (f"its frames ({', '.join(f'{a}-{b}' for a, b in s.frame_ranges)}) lie outside its "
+                      f"{counts['person']} frame(s)")
         if reason is None and len(set(counts.values())) > 1:
             reason = "streams have different frame counts (" + ", ".join(f"{n} {v}" for n, v in counts.items()) + ")"
         if reason is None and len(set(sizes.values())) > 1:
@@ -1092,8 +1096,13 @@ def read_vivid_s(root: str | Path, split: str = "test", pairs: str = "paired", *
         ROOT/<subdir>/train_data.jsonl      (split="train") {"video", "image", "front_seqs": [[start, end], ...]}
 
     ``<subdir>`` is ``upper_body``, ``lower_body`` or ``dresses`` (CatV2TON's ``overall``). Samples are named
-    ``<subdir>/<vid>`` (unpaired: ``<subdir>/<vid>__<garment stem>``); ``front_seqs`` goes to
-    ``Sample.frame_ranges``, the ``[start, end)`` frames CatV2TON scores. ViViD-S has no agnostic video.
+    ``<subdir>/<vid>`` (unpaired: ``<subdir>/<vid>__<garment stem>``). ``front_seqs`` goes to
+    ``Sample.frame_ranges``, the ``[start, end)`` frames (front-facing, ``end`` clipped to the video) that
+    CatV2TON runs and scores: ``vvt eval`` and ``vvt bench quality`` score only those frames (the prediction
+    holds only them; :mod:`vvt.eval.inputs`), and training draws its clips inside them
+    (:class:`vvt.data.datasets.TryOnDataset`). With ``check``, a sample whose ranges lie wholly outside its
+    video is skipped. The unpaired list has no ground truth: ``vvt eval --pairs unpaired`` scores it with
+    VFID/FID/KID against the person videos, as CatV2TON's unpaired tables. ViViD-S has no agnostic video.
     Other keywords are those of :func:`read_layout`.
     """
     return read_layout(root, "vivid_s", split, pairs, **options)

@@ -38,7 +38,9 @@ class Sample:
         paired: whether ``garment`` is the garment worn in ``person``.
         split: ``"train"`` or ``"test"``.
         frame_ranges: ``[start, end)`` frame ranges of the person stream that the dataset's protocol uses
-            (CatV2TON's ``front_seqs``: the front-facing part of a ViViD-S video); empty = every frame.
+            (CatV2TON's ``front_seqs``: the front-facing part of a ViViD-S video); empty = every frame. The
+            evaluation (``vvt eval``, ``vvt bench quality``) runs and scores only these frames of every
+            per-frame stream; training draws its clips inside them.
         extra: layout-specific paths (e.g. SynthVVT ground truth of an unpaired try-on).
     """
 

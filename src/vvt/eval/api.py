@@ -62,6 +62,7 @@ def evaluate(
     max_frames: int | None = None,
     batch_size: int = 8,
     show_progress: bool = True,
+    pairs: str = "paired",
 ) -> dict:
     """Score predictions against ground truths matched by name (videos, frame folders or images).
 
@@ -69,8 +70,9 @@ def evaluate(
         pred_dir: folder of predicted videos / frame folders / images.
         gt_dir: folder of ground truths with the same names and frame counts (and sizes, unless the protocol
             resizes every stream to one size), or a dataset root in a layout vvt reads (e.g. CatV2TON's ViViD-S
-            split): its paired test split, each sample's prediction named ``PRED/<sample name>`` and its mask
-            the sample's agnostic mask (:func:`vvt.eval.inputs.dataset_items`).
+            split): its test split (``pairs``), each sample's prediction named ``PRED/<sample name>``, its mask
+            the sample's agnostic mask, its scored frames its ``frame_ranges`` (ViViD-S ``front_seqs``)
+            (:func:`vvt.eval.inputs.dataset_items`).
         metrics: names from :data:`vvt.eval.evaluator.ALL_METRICS`; None = every metric of the protocol the
             inputs allow, with metrics whose weights are absent reported as ``None`` plus the reason (never
             zero). Naming a metric whose weights are absent raises :class:`vvt.errors.WeightsNotFoundError`.
@@ -87,6 +89,10 @@ def evaluate(
         max_frames: use only the first frames of each video.
         batch_size: frames per forward pass.
         show_progress: show a progress bar.
+        pairs: with a dataset root as ``gt_dir``, its ``"paired"`` or ``"unpaired"`` test split (ViViD-S:
+            ``test_data_180.jsonl`` or ``test_data_180_unpaired.jsonl``). Unpaired real data has no ground
+            truth: FID/KID/VFID compare the predictions with the person videos (CatV2TON's unpaired tables) and
+            the full-reference metrics are absent (:func:`vvt.eval.inputs.dataset_items`).
 
     Returns:
         ``{"pred_dir", "gt_dir", "masks_dir", "protocol", "metrics", "spread", "absent", "counts", "items"}``:
@@ -117,8 +123,12 @@ def evaluate(
         max_frames=max_frames,
         batch_size=batch_size,
     )
-    items = dataset_items(gt_dir, pred_dir, masks_dir, same_size=config.size is None)
+    items = dataset_items(gt_dir, pred_dir, masks_dir, same_size=config.size is None, pairs=pairs)
     if items is None:
+        if pairs != "paired":
+            raise VVTError(f"pairs={pairs!r} needs a dataset root as the ground truth (e.g. CatV2TON's ViViD-S "
+                           f"folder); {gt_dir} is in no layout vvt reads, so it is read as a folder of ground "
+                           "truths")
         items = match(pred_dir, gt_dir, masks_dir, same_size=config.size is None)
     return {
         "pred_dir": str(pred_dir),
@@ -142,6 +152,9 @@ def evaluate_items(items: list[MatchedItem], config: EvalConfig, show_progress: 
         _check_applicable(config.metrics, items, has_masks, config.vfid, config.max_frames)
     evaluator = Evaluator(config, ["pred"])
     for item in tqdm(items, desc="evaluating", unit="item", disable=not show_progress):
-        evaluator.add(item.name, {"pred": item.pred}, gt=item.gt, mask=item.mask)
+        if item.gt is None and item.reference is not None:  # unpaired real data: the person videos are the real set
+            evaluator.add_real(item.reference, ranges=item.ranges)
+        evaluator.add(item.name, {"pred": item.pred}, gt=item.gt, reference=item.reference, mask=item.mask,
+                      ranges=item.ranges)
     report = evaluator.report()
     return {"protocol": report["protocol"], **report["methods"]["pred"]}

@@ -47,7 +47,7 @@ from vvt.eval import fid as fidlib
 from vvt.eval import image as imagelib
 from vvt.eval import temporal
 from vvt.eval.inception import inception_score
-from vvt.eval.inputs import RESIZE_METHODS, read_frames, read_mask_frames
+from vvt.eval.inputs import RESIZE_METHODS, FrameRanges, read_frames, read_mask_frames
 from vvt.eval.protocols import SETTINGS, describe_settings, get_protocol
 from vvt.eval.vfid import VFIDProtocol, VideoClips, clip_features, sampled_features, scored_counts
 from vvt.eval.weights import missing_reason, weight_path
@@ -258,7 +258,7 @@ class Evaluator:
         self._state = {m: _MethodState() for m in self.methods}
         self._real_fid: list[np.ndarray] = []
         self._real_videos: list[VideoClips] = []
-        self._real_paths: set[Path] = set()
+        self._real_paths: set[tuple[Path, FrameRanges]] = set()
         self._has = {"gt": False, "mask": False, "reference": False, "real": False}
 
     # ---------------------------------------------------------------- setup
@@ -342,13 +342,15 @@ class Evaluator:
                 )
         return fid, VideoClips(path, frames.shape[0], clips)
 
-    def add_real(self, path: Path, frames: np.ndarray | None = None) -> None:
-        """Add a real video/image to the reference distribution of FID/KID/VFID (each path counted once)."""
-        if path in self._real_paths or not any(m in self.metrics for m in DISTRIBUTION):
+    def add_real(self, path: Path, frames: np.ndarray | None = None, ranges: FrameRanges = ()) -> None:
+        """Add a real video/image (its frames of ``ranges``, all when empty) to the reference distribution of
+        FID/KID/VFID (each path and ranges counted once)."""
+        key = (path, tuple(ranges))
+        if key in self._real_paths or not any(m in self.metrics for m in DISTRIBUTION):
             return
-        self._real_paths.add(path)
+        self._real_paths.add(key)
         if frames is None:
-            frames = self._read(path)
+            frames = self._read(path, ranges)
         fid, clips = self._distribution_features(path, frames)
         if fid is not None:
             self._real_fid.append(fid)
@@ -356,8 +358,8 @@ class Evaluator:
         self._has["real"] = True
 
     # ---------------------------------------------------------------- items
-    def _read(self, path: Path) -> np.ndarray:
-        return read_frames(path, self.config.max_frames, self.config.size, self.config.resize)
+    def _read(self, path: Path, ranges: FrameRanges = ()) -> np.ndarray:
+        return read_frames(path, self.config.max_frames, self.config.size, self.config.resize, ranges)
 
     def add(
         self,
@@ -366,6 +368,7 @@ class Evaluator:
         gt: Path | None = None,
         reference: Path | None = None,
         mask: Path | None = None,
+        ranges: FrameRanges = (),
     ) -> None:
         """Evaluate one item for every method.
 
@@ -375,14 +378,17 @@ class Evaluator:
             gt: ground truth (None: the full-reference metrics skip this item).
             reference: video whose motion the prediction follows (default: ``gt``).
             mask: try-on region mask video/image (white = region), for masked SSIM and flicker.
+            ranges: the frames of ``gt``, ``reference`` and ``mask`` that the predictions hold
+                (``Sample.frame_ranges``; empty: all).
         """
         c = self.config
-        gt_frames = self._read(gt) if gt is not None else None
+        gt_frames = self._read(gt, ranges) if gt is not None else None
         ref_path = reference if reference is not None else gt
-        ref_frames = gt_frames if ref_path == gt else (self._read(ref_path) if ref_path is not None else None)
-        mask_frames = read_mask_frames(mask, c.max_frames, c.size) if mask is not None else None
+        ref_frames = gt_frames if ref_path == gt else (
+            self._read(ref_path, ranges) if ref_path is not None else None)
+        mask_frames = read_mask_frames(mask, c.max_frames, c.size, ranges) if mask is not None else None
         if gt is not None:
-            self.add_real(gt, gt_frames)
+            self.add_real(gt, gt_frames, ranges)
             self._has["gt"] = True
         motions = None
         if ref_frames is not None and ref_frames.shape[0] >= 2 and any(m in self.metrics for m in TEMPORAL):

@@ -19,6 +19,9 @@ What each sample is compared with:
   unpaired protocol of the papers).
 * the temporal metrics always take their motion from the source person video, which moves exactly as the
   try-on must, and their region from the agnostic mask.
+* a sample with ``frame_ranges`` (CatV2TON's ViViD-S ``front_seqs``) is run and scored on those frames only,
+  as CatV2TON's ``eval_video_try_on.py`` does; its predictions hold only them, so ``vvt eval`` on the same
+  split matches them.
 
 Outputs: ``OUT/quality.json`` (every number, per-item values, skipped samples, the protocol) and
 ``OUT/quality.md`` (the table in the papers' column order, then our temporal metrics).
@@ -126,11 +129,12 @@ def _load_inputs(sample: Sample, cfg: EvalConfig) -> _Inputs:
 
     if sample.agnostic_mask is None:
         raise InputFileError(sample.person or sample.name, "the benchmark needs an agnostic_mask stream")
-    mask = read_mask_frames(sample.agnostic_mask, cfg.max_frames, cfg.size)
+    ranges = sample.frame_ranges
+    mask = read_mask_frames(sample.agnostic_mask, cfg.max_frames, cfg.size, ranges)
     if sample.agnostic is not None:
-        agnostic = read_frames(sample.agnostic, cfg.max_frames, cfg.size, cfg.resize)
+        agnostic = read_frames(sample.agnostic, cfg.max_frames, cfg.size, cfg.resize, ranges)
     else:
-        person = read_frames(sample.person, cfg.max_frames, cfg.size, cfg.resize)
+        person = read_frames(sample.person, cfg.max_frames, cfg.size, cfg.resize, ranges)
         if person.shape[:3] != mask.shape:
             raise InputFileError(sample.agnostic_mask, f"{mask.shape[0]} mask frame(s) of {mask.shape[1]}x"
                                  f"{mask.shape[2]} for {person.shape[0]} person frame(s) of {person.shape[1]}x"
@@ -189,7 +193,8 @@ class _Methods:
             raise _Skip("no DensePose stream")
         try:
             densepose = to_vvt_iuv(
-                read_frames(sample.densepose, cfg.max_frames, cfg.size), sample.densepose_format
+                read_frames(sample.densepose, cfg.max_frames, cfg.size, ranges=sample.frame_ranges),
+                sample.densepose_format,
             )
         except ValueError as exc:
             raise _Skip(f"DensePose not convertible: {exc}") from None
@@ -225,8 +230,8 @@ def fashionmirror_predict(model, inputs: _Inputs, cfg: EvalConfig) -> np.ndarray
     n = len(inputs.agnostic)
     size = tuple(model.config.sample_size)
     device = next(model.parameters()).device
-    person = read_frames(sample.person, 1, size)
-    skeleton = read_frames(sample.skeleton, cfg.max_frames, size)[:n]
+    person = read_frames(sample.person, 1, size, ranges=sample.frame_ranges)
+    skeleton = read_frames(sample.skeleton, cfg.max_frames, size, ranges=sample.frame_ranges)[:n]
     garment = resize_frames(inputs.garment[None], size, "area")
     poses = images_to_tensor(np.concatenate([skeleton[:1], skeleton])).unsqueeze(0).to(device)
     with torch.no_grad():
@@ -272,8 +277,9 @@ def run_quality(config: QualityConfig) -> dict:
             )
         gt = _ground_truth(sample, config.pairs)
         if gt is None:
-            evaluator.add_real(sample.person)
-        evaluator.add(sample.name, preds, gt=gt, reference=sample.person, mask=sample.agnostic_mask)
+            evaluator.add_real(sample.person, ranges=sample.frame_ranges)
+        evaluator.add(sample.name, preds, gt=gt, reference=sample.person, mask=sample.agnostic_mask,
+                      ranges=sample.frame_ranges)
     report = evaluator.report()
     result = {
         "data": str(config.data),
