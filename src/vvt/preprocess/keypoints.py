@@ -60,6 +60,10 @@ MIN_VISIBILITY = 0.01
 MIN_AGREEMENT = 0.3
 #: forward-tracked frames agreeing less than this are tracked again backwards (:func:`track_video`)
 GOOD_AGREEMENT = 0.6
+#: the first frame agreeing this well anchors the backward pass over the frames before it (:func:`track_video`);
+#: on ViViD's upper1 the forward tracker locks onto the skirt as a torso in frames 0-24 with agreement up
+#: to 0.65, while the right pose scores 0.77-0.90 once the head is in view
+STRONG_AGREEMENT = 0.75
 #: shrink factors of the static retry for frames still without a pose
 RETRY_SCALES = (0.5,)
 
@@ -247,10 +251,11 @@ def track_video(frames: list[np.ndarray], width: int, height: int, name: str = "
     Detection runs as a cascade, the same for every clip length and for photos and videos alike:
 
     1. the tracker forwards over the clip (photos: static detection per frame);
-    2. each run of frames the forward pass missed or placed poorly (agreement with the person's selfie
-       segmentation below :data:`GOOD_AGREEMENT`, :func:`pose_agreement`) is tracked again backwards,
-       starting from the well-found frame after it: a person walking in is found once fully in view and
-       followed back to the edge of the frame;
+    2. the frames before the first one found well (agreement with the person's selfie segmentation of at
+       least :data:`STRONG_AGREEMENT`, :func:`pose_agreement`; else the best-agreeing frame) are tracked
+       again backwards from it: a person walking in is found once fully in view and followed back to the
+       edge of the frame. After it, each run of frames the forward pass missed or placed poorly (agreement
+       below :data:`GOOD_AGREEMENT`) is tracked again backwards from the frame after the run;
     3. frames still below :data:`MIN_AGREEMENT` get a static detection on the frame shrunk by
        :data:`RETRY_SCALES` (mediapipe's detector finds a person cut by the frame's edge, head out of view,
        more readily when the person is small). This is what finds the person in the first 4 frames of
@@ -287,8 +292,14 @@ def track_video(frames: list[np.ndarray], width: int, height: int, name: str = "
 
     add(_run(frames, range(n), static))
     if not static and n > 1:
+        score = best_score()
+        strong = np.flatnonzero(score >= STRONG_AGREEMENT)
+        anchor = int(strong[0]) if len(strong) else int(np.argmax(score))
+        if anchor > 0:  # a person walking in: followed back from the first frame that shows them well
+            add(_run(frames, range(anchor, -1, -1), static=False))
         for a, b in _weak_runs(best_score(), GOOD_AGREEMENT):
-            add(_run(frames, range(min(b, n - 1), a - 1, -1), static=False))
+            if a > anchor:
+                add(_run(frames, range(min(b, n - 1), a - 1, -1), static=False))
     weak = np.flatnonzero(best_score() < MIN_AGREEMENT)
     if len(weak):
         with _holistic(True) as model:

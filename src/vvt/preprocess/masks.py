@@ -192,7 +192,6 @@ def agnostic_mask(category: str, body: np.ndarray, person: np.ndarray, parsing: 
     if category == "upper":
         arms = _arm_capsules(body, shape, s)
         region = (worn & above) | top | arms | (upper_region(body, shape) & above)
-        keep_below = top | (arms & ~bottom)
     elif category == "lower":
         region = (worn & ~above & (rows <= ankles)) | (lower_region(body, shape) & ~above)
     else:
@@ -207,7 +206,8 @@ def agnostic_mask(category: str, body: np.ndarray, person: np.ndarray, parsing: 
         if garment is not None:
             m |= cv2.dilate(garment.astype(np.uint8), _disc(0.5 * dilate * s)) > 0
     if category == "upper":
-        m &= above | keep_below  # the bottom stays: below the seam only the top's pixels and the arms over it
+        # the bottom stays: below the seam, the person's pixels off the arms and the bottom's colour
+        m &= ~(~above & ((person & ~arms) | bottom) & ~top)
     elif category == "lower":
         m &= ~((above & person) | top)  # the top stays, wherever it hangs
     keep = ["head", "hands"] + (["feet"] if category != "upper" else []) + list(PROTECTED_GARMENTS[category])

@@ -6,14 +6,18 @@ with the pose saying where to look:
 1. **Seeds.** The median CIELAB colour of a chest patch (30 % of the way from Neck to MidHip) is the upper
    garment's, that of a thigh patch (30 % from MidHip to the knees) the lower garment's; only person pixels
    count. Each pixel gets ``z = (|c - upper| - |c - lower|) / |upper - lower|``, clipped to ``[-1, 1]``:
-   negative is top-like, positive bottom-like. The weight of colour grows with the seeds' contrast
-   (Delta E) and vanishes for a one-colour outfit or a dress (:data:`MIN_CONTRAST`).
+   negative is top-like, positive bottom-like; a pixel far from both seeds (skin, hair, a bag;
+   :data:`NEAR_SEED`) gets 0. The weight of colour grows with the seeds' contrast (Delta E) and vanishes
+   for a one-colour outfit or a dress (:data:`MIN_CONTRAST`).
 2. **Seam** (:func:`waist_seam`): in a band around the hip line (40 % to 135 % of Neck -> MidHip) and the
    torso's columns, one row per column, chosen by dynamic programming to minimise bottom-like pixels above
    it plus top-like pixels below it, minus a bonus on strong vertical colour edges, with the row moving at
    most :data:`SEAM_JUMP` pixels from column to column. The boundary therefore follows the real hem (a
    curved or slanted one too), not a fixed line; arm pixels (pose capsules) are left out, sleeves hang over
-   the skirt. Outside the torso's columns the seam keeps its end rows.
+   the skirt, and so are edges that are not between garment-coloured pixels (a hand's edge on the skirt).
+   A column with little garment colour in the band (:data:`INFORMED_PIXELS`: an arm, the background)
+   takes the row of the nearest column that has it; outside the torso's columns the seam keeps its end
+   rows.
 3. **Top by colour** (:func:`top_by_colour`): person pixels clearly top-like (``z < -0.15``) connected to the
    chest seed: the sleeves, wherever the arms are (mediapipe places an arm hidden behind the body poorly,
    colour does not care), down to ``0.15 s`` below the lower wrist (or the seam, if lower): a bag or bare
@@ -34,12 +38,21 @@ from vvt.pose.openpose import BODY25
 
 #: seeds differing by less than this (Delta E) carry no colour information (one-colour outfit)
 MIN_CONTRAST = 8.0
+#: weights of L, a, b (OpenCV's 8-bit CIELAB) in colour distances
+LAB_WEIGHTS = (0.25, 1.0, 1.0)
 #: rows the seam may move from one column to the next (at the working resolution, :mod:`keypoints`)
 SEAM_JUMP = 3
 #: the seam's band along Neck -> MidHip (fractions of that length from the neck)
 SEAM_BAND = (0.4, 1.35)
 #: z below which a person pixel is clearly the top's colour
 TOP_Z = -0.15
+#: a pixel farther than this many seed contrasts from both seeds is neither garment (z = 0): on ViViD's
+#: upper1 (cream top, white skirt, contrast 16-22 Delta E) the bare forearms lie 90-115 from both seeds
+#: but nearer the top, and counted as top they pulled the seam down to the wrists
+NEAR_SEED = 1.0
+#: a column of the seam's band with fewer clearly top- or bottom-like pixels than this share of the band
+#: carries no information on the hem (:func:`split_outfit`)
+INFORMED_PIXELS = 0.1
 
 
 def _pt(body: np.ndarray, name: str) -> np.ndarray:
@@ -163,20 +176,32 @@ def split_outfit(frame: np.ndarray, body: np.ndarray, person: np.ndarray, s: flo
     x1 = int(np.clip(max(xs) + 0.1 * s, x0 + 1, w))
     line = np.full(w, int(np.clip(mid[1], 0, h)))
     lab = cv2.cvtColor(cv2.GaussianBlur(frame, (5, 5), 0), cv2.COLOR_RGB2LAB).astype(np.float32)
-    seeds = _seeds(lab, body, person)
+    colour = lab * np.float32(LAB_WEIGHTS)  # shading changes lightness more than hue
+    seeds = _seeds(colour, body, person)
     contrast = 0.0 if seeds is None else float(np.linalg.norm(seeds[0] - seeds[1]))
     z = np.zeros((h, w), np.float32)
+    near = np.zeros((h, w), bool)
     if contrast >= MIN_CONTRAST:
         top_c, bottom_c = seeds
-        z = (np.linalg.norm(lab - top_c, axis=-1) - np.linalg.norm(lab - bottom_c, axis=-1)) / contrast
-        z = np.clip(z, -1, 1) * min(1.0, contrast / 10) * person
+        d_top, d_bottom = np.linalg.norm(colour - top_c, axis=-1), np.linalg.norm(colour - bottom_c, axis=-1)
+        near = np.minimum(d_top, d_bottom) <= NEAR_SEED * contrast  # skin, hair, a bag: neither garment
+        z = np.clip((d_top - d_bottom) / contrast, -1, 1) * min(1.0, contrast / 10) * (person & near)
     top = top_by_colour(z, person, neck + 0.3 * (mid - neck), s) if contrast >= MIN_CONTRAST else np.zeros_like(person)
     if contrast >= MIN_CONTRAST and x1 - x0 >= 3 and y1 - y0 >= 3:
         gy = (np.abs(cv2.Sobel(lab[..., 0], cv2.CV_32F, 0, 1, ksize=3))
               + 2 * np.abs(cv2.Sobel(lab[..., 2], cv2.CV_32F, 0, 1, ksize=3)))
-        edges = np.minimum(gy, 30) / 30
-        zs = z * ~_arms(body, person.shape, s)
+        # only edges between garment-coloured pixels count: a hand's lower edge on the skirt is no hem
+        garment = cv2.dilate((near & person).astype(np.uint8), _disc(2)) > 0
+        arms = _arms(body, person.shape, s)
+        edges = np.minimum(gy, 30) / 30 * (garment & ~arms)
+        zs = z * ~arms
         seam_rows = waist_seam(zs, edges, (y0, y1), (x0, x1), edge_weight=0.5 * max(2, int(0.04 * length)))
+        # a column with (almost) no garment colour in the band (an arm, the background) says nothing of
+        # the hem: it takes the row of the nearest column that does, and so do the columns outside
+        informed = (np.abs(zs[y0:y1, x0:x1]) > -TOP_Z).sum(0) >= INFORMED_PIXELS * (y1 - y0)
+        if informed.any():
+            cols = np.arange(x1 - x0)
+            seam_rows = np.round(np.interp(cols, cols[informed], seam_rows[informed])).astype(np.int64)
         line[x0:x1], line[:x0], line[x1:] = seam_rows, seam_rows[0], seam_rows[-1]
     rows = np.arange(h)[:, None]
     above = rows < line[None, :]
