@@ -246,9 +246,6 @@ def test_outfit_seam_follows_a_slanted_hem_and_finds_the_sleeves():
     assert split.top[top].mean() > 0.9 and not split.top[bottom].any()
 
 
-@pytest.mark.xfail(strict=True, reason="known defect (issue 20, open): the lower mask covers a few top pixels "
-                   "off the seam (sleeve edges blurred with the background are not in OutfitSplit.top); the upper and "
-                   "dresses checks pass")
 def test_category_masks_keep_the_other_garment():
     from vvt.preprocess.masks import body_scale
     from vvt.preprocess.outfit import split_outfit

@@ -21,7 +21,11 @@ weak runs only, a static retry on a shrunk frame) and keeps, per frame, the resu
 the person's selfie segmentation (mean of the IoU of the bounding boxes and the IoU of the masks,
 :func:`pose_agreement`). Frames where nothing agrees (agreement < 0.3) are filled from their neighbours
 (linear interpolation of the keypoints, nearest mask) and logged; a clip with no person at all raises
-:class:`NoPersonError`. The cascade does not depend on the clip's length or storage (issue 20, item 6).
+:class:`NoPersonError`. Photos and videos, short and long clips go through the same cascade (issue 20,
+item 6). A limit remains: mediapipe's pose detector finds a person by the face, so a frame whose head is
+out of view is found only by tracking from a frame that shows it; a clip made only of such frames (the
+first 4 frames of ``upper1`` alone) gets no right pose, and such a frame alone is at the detector's
+threshold, where re-encoding it (PNG against H.264) changes the outcome.
 """
 
 from __future__ import annotations
@@ -257,9 +261,9 @@ def track_video(frames: list[np.ndarray], width: int, height: int, name: str = "
        edge of the frame. After it, each run of frames the forward pass missed or placed poorly (agreement
        below :data:`GOOD_AGREEMENT`) is tracked again backwards from the frame after the run;
     3. frames still below :data:`MIN_AGREEMENT` get a static detection on the frame shrunk by
-       :data:`RETRY_SCALES` (mediapipe's detector finds a person cut by the frame's edge, head out of view,
-       more readily when the person is small). This is what finds the person in the first 4 frames of
-       ViViD's ``upper1.mp4`` alone, which steps 1-2 cannot: no later frame to track back from.
+       :data:`RETRY_SCALES` (mediapipe's detector finds a person cut by the frame's edge more readily when
+       the person is small). It does not find the person of ViViD's ``upper1.mp4`` in its first 4 frames
+       alone (head above the frame): the poses it returns there agree 0.15-0.26 (see the module docstring).
 
     Each frame keeps its best-agreeing result; one with agreement >= :data:`MIN_AGREEMENT` is accepted.
     When no frame of the clip reaches it, each frame's best result is accepted anyway (logged): a photo

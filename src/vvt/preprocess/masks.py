@@ -47,6 +47,9 @@ AGNOSTIC_GREY = 128
 #: horizontal and vertical growth of the hull (half-axes of an elliptic kernel) in units of the neck-to-mid-hip
 #: length, measured on ViViD's upper1 agnostic masks (module docstring)
 AGNOSTIC_DILATE = (0.14, 0.06)
+#: pixels around the top kept visible by lower masks: the 5x5 blur of :func:`vvt.preprocess.outfit.split_outfit`
+#: mixes the top's colour with its neighbours' over 2 pixels
+TOP_EDGE = 2
 CATEGORY_GARMENTS = {"upper": ("upper",), "lower": ("lower",), "dresses": ("dress", "upper", "lower")}
 PROTECTED_GARMENTS = {"upper": ("lower",), "lower": ("upper",), "dresses": ()}
 
@@ -227,7 +230,9 @@ def agnostic_mask(category: str, body: np.ndarray, person: np.ndarray, parsing: 
         # the bottom stays: below the seam, the bottom garment's region is cut out
         m &= ~(~above & bottom & ~top)
     elif category == "lower":
-        m &= ~((above & person) | top)  # the top stays, wherever it hangs
+        # the top stays, wherever it hangs, with the few pixels its colour is blurred over at its edges
+        top_kept = (above & person) | top
+        m &= ~(cv2.dilate(top_kept.astype(np.uint8), _disc(TOP_EDGE)) > 0)
     keep = ["head", "hands"] + (["feet"] if category != "upper" else []) + list(PROTECTED_GARMENTS[category])
     for name in keep:
         region = parsing.get(name)
