@@ -13,7 +13,7 @@ from vvt.pose.openpose import BODY25, Keypoints
 from vvt.preprocess.densepose import render_part_map
 from vvt.preprocess.garment import centre_and_pad, garment_mask
 from vvt.preprocess.masks import agnostic_mask
-from vvt.preprocess.parsing import OfflineParser, Parsing, SegformerParser, label_regions
+from vvt.preprocess.parsing import Parsing, SegformerParser, label_regions
 from vvt.preprocess.people import choose_target, person_components
 from vvt.preprocess.smoothing import (
     keypoint_jitter,
@@ -211,20 +211,54 @@ def test_parsed_lower_garment_is_protected_from_the_upper_mask():
     np.testing.assert_array_equal(parsed, plain & ~skirt)
 
 
-def test_offline_parser_finds_lower_garment_by_colour():
+def _outfit_frame(hem_slope: float = 0.3):
+    """A standing person: a red top whose hem slants (``hem_slope`` rows per column) over a blue skirt,
+    red sleeves hanging beside the skirt; returns body, frame, person, top truth, bottom truth, hem rows."""
     body = standing_body()
-    frame = np.full((240, 200, 3), 255, np.uint8)
-    person = np.zeros((240, 200), bool)
-    person[55:230, 70:130] = True
-    waist = int(body[BODY25["MidHip"], 1]) - 12
-    frame[person] = (200, 40, 40)  # red top
-    frame[waist:][person[waist:]] = (30, 30, 160)  # blue skirt from the waist down
-    no_hands = (np.zeros((21, 3)), np.zeros((21, 3)))
-    regions = OfflineParser().parse(frame, body, no_hands, np.zeros((70, 3)), person)
-    lower = regions.get("lower")
-    below, above = lower[waist + 3:], lower[:waist - 3]
-    assert (below & person[waist + 3:]).sum() / person[waist + 3:].sum() > 0.99  # blurred corners aside
-    assert not (below & ~person[waist + 3:]).any() and not above.any()
+    h, w = 240, 200
+    frame = np.full((h, w, 3), 235, np.uint8)
+    person = np.zeros((h, w), bool)
+    person[55:198, 75:125] = True  # down to the ankles
+    cols = np.arange(w)
+    hem = np.round(105 + hem_slope * (cols - 100)).astype(int)  # the real edge: not the hip line (y = 120)
+    top = person & (np.arange(h)[:, None] < hem[None, :])
+    bottom = person & ~top
+    for x0 in (63, 125):  # sleeves touching the torso, from the shoulders down past the hem
+        sleeve = np.zeros((h, w), bool)
+        sleeve[62:125, x0:x0 + 12] = True
+        top |= sleeve
+        person |= sleeve
+    frame[top] = (200, 40, 40)
+    frame[bottom] = (40, 40, 170)
+    return body, frame, person, top, bottom, hem
+
+
+def test_outfit_seam_follows_a_slanted_hem_and_finds_the_sleeves():
+    from vvt.preprocess.masks import body_scale
+    from vvt.preprocess.outfit import split_outfit
+
+    body, frame, person, top, bottom, hem = _outfit_frame()
+    split = split_outfit(frame, body, person, body_scale(body))
+    assert split.contrast > 50
+    seam = split.above.sum(axis=0)  # rows above the seam, per column
+    torso = slice(80, 121)
+    assert np.abs(seam[torso] - hem[torso]).max() <= 3
+    assert split.top[top].mean() > 0.9 and not split.top[bottom].any()
+
+
+def test_category_masks_keep_the_other_garment():
+    from vvt.preprocess.masks import body_scale
+    from vvt.preprocess.outfit import split_outfit
+
+    body, frame, person, top, bottom, _ = _outfit_frame()
+    split = split_outfit(frame, body, person, body_scale(body))
+    upper = agnostic_mask("upper", body, person, Parsing({}), split)
+    lower = agnostic_mask("lower", body, person, Parsing({}), split)
+    dress = agnostic_mask("dresses", body, person, Parsing({}), split)
+    inner = lambda m: m & (np.abs(np.arange(m.shape[0])[:, None] - split.above.sum(0)[None]) > 3)  # noqa: E731
+    assert upper[top].mean() > 0.97 and not inner(upper & bottom).any()
+    assert lower[inner(bottom)].mean() > 0.97 and not inner(lower & top).any()
+    assert dress[top | bottom].mean() > 0.97
 
 
 # --- DensePose ---------------------------------------------------------------------------------------
@@ -358,3 +392,45 @@ def test_segformer_parser_from_a_local_directory(tmp_path):
 def test_segformer_parser_without_weights_says_where_to_put_them(tmp_path):
     with pytest.raises(WeightsNotFoundError, match="config.json"):
         SegformerParser(tmp_path / "nowhere")
+
+
+# --- comparison with a reference ---------------------------------------------------------------------
+
+def test_mask_scores_known_answers():
+    from vvt.preprocess.compare import mask_scores, summarise
+
+    ref = np.zeros((2, 20, 20), bool)
+    ref[:, :10, :10] = True
+    ours = np.zeros_like(ref)
+    ours[0, :10, 5:15] = True  # half inside, half outside
+    ours[1] = ref[1]
+    other = np.zeros_like(ref)
+    other[:, :10, 10:] = True
+    scores = mask_scores(ours, ref, other)
+    np.testing.assert_allclose(scores["iou"], [50 / 150, 1.0])
+    np.testing.assert_allclose(scores["coverage"], [0.5, 1.0])
+    np.testing.assert_allclose(scores["excess"], [0.5, 0.0])
+    np.testing.assert_allclose(scores["other_garment"], [0.5, 0.0])
+    summary = summarise(scores, ours, ref)
+    assert summary["mean"]["iou"] == pytest.approx((1 / 3 + 1) / 2) and summary["min"]["coverage"] == 0.5
+    assert summary["temporal_change"]["reference"] == 0.0 and summary["temporal_change"]["ours"] == pytest.approx(
+        1 - 50 / 150)
+
+
+def test_mask_changes_and_other_garment_region():
+    from vvt.preprocess.compare import mask_changes, other_garment_region
+
+    m = np.zeros((3, 10, 10), bool)
+    m[0, :, :4] = True
+    m[1, :, :4] = True
+    m[2, :, 2:6] = True
+    np.testing.assert_allclose(mask_changes(m), [0.0, 1 - 20 / 60])
+    parts = np.zeros((1, 10, 10), int)
+    parts[0, :5] = 2  # torso
+    parts[0, 5:] = 7  # a thigh
+    ref = np.zeros((1, 10, 10), bool)
+    ref[0, 4:6] = True
+    upper = other_garment_region("upper", parts, ref)
+    lower = other_garment_region("lower", parts, ref)
+    assert upper.sum() == 40 and upper[0, 6:].all() and lower.sum() == 40 and lower[0, :4].all()
+    assert not other_garment_region("dresses", parts, ref).any()

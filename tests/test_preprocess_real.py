@@ -42,9 +42,8 @@ def upper1(vivid_samples):
     that mediapipe, masks and part maps use for the 624x832 original anyway.
 
     Every second frame (24 of 48, at 12 fps), which halves the cost (mediapipe's is per frame) and keeps the
-    check representative: measured, all 48 frames give a mean IoU of 0.746 (min 0.574), these 24 frames
-    0.749 (min 0.623). Every third frame gives 0.770 (easier than the whole clip), every fourth 0.717; a
-    smaller working size (240x320) changes the detections (mean 0.694, min 0.113), so it is not used."""
+    check representative: measured, these 24 frames give a mean IoU of 0.816 (min 0.713), all 48 frames
+    0.809 (min 0.702, ``benchmarks/preprocess-upper1-compare.json``)."""
     frames, fps = read_video(vivid_samples / "videos" / "upper1.mp4")
     truth, _ = read_video(vivid_samples / "agnostic_mask" / "upper1.mp4")
     frames, truth, fps = frames[::2], truth[::2], fps / 2
@@ -60,8 +59,8 @@ def test_upper1_agnostic_mask_matches_vivid(upper1):
     _, truth, result = upper1
     per_frame = [iou(m, t) for m, t in zip(result.agnostic_mask, truth)]
     print("upper1 IoU per frame:", np.round(per_frame, 3).tolist(), "mean", np.mean(per_frame))
-    assert np.mean(per_frame) >= 0.7
-    assert min(per_frame) >= 0.5
+    assert np.mean(per_frame) >= 0.8
+    assert min(per_frame) >= 0.65
 
 
 def test_upper1_smoothing_reduces_jitter_in_one_run(upper1):
@@ -77,6 +76,56 @@ def test_upper1_agnostic_video_is_grey_exactly_inside_the_mask(upper1):
     m = result.agnostic_mask
     assert (result.agnostic[m] == 128).all()
     np.testing.assert_array_equal(result.agnostic[~m], frames[~m])
+
+
+def test_upper1_walk_in_is_found_from_every_second_frame(upper1):
+    """Issue 20 item 6: the person walks in with the head above the frame. Forward tracking locks onto the
+    skirt as a torso (neck half-way down); the backward pass from the first well-found frame
+    (:data:`vvt.preprocess.keypoints.STRONG_AGREEMENT`) finds them in every second frame as in all 48."""
+    frames, _, result = upper1
+    neck = result.keypoints.body[:, BODY25["Neck"], :2]
+    assert result.found.all()
+    assert (neck[:, 1] < 0.15 * frames.shape[1]).all()  # the neck at the top edge in every frame
+
+
+@pytest.mark.xfail(strict=True, reason="known limit (issue 20 item 6, open): mediapipe's pose detector finds a "
+                   "person by the face; in upper1's frames 0-3 the head is above the frame, so without a later "
+                   "frame to track back from only wrong poses are found (neck half-way down, agreement 0.15-0.26)")
+def test_upper1_first_four_frames_alone_find_the_person(vivid_samples):
+    frames, fps = read_video(vivid_samples / "videos" / "upper1.mp4", max_frames=4)
+    result = analyse_clip(frames, fps, "upper", name="upper1[:4]")
+    assert result.found.any()
+    neck = result.keypoints.body[:, BODY25["Neck"], :2]
+    assert (neck[:, 1] < 0.25 * frames.shape[1]).all()  # the neck near the top edge, as in the full run
+
+
+def _png_and_h264(vivid_samples, tmp_path, t: int):
+    from vvt.io import read_image, write_image
+
+    frame = read_video(vivid_samples / "videos" / "upper1.mp4", max_frames=t + 1)[0][t]
+    write_image(tmp_path / "f.png", frame)
+    write_video(tmp_path / "f.mp4", frame[None], FPS)
+    png = analyse_clip(read_image(tmp_path / "f.png")[None], 1.0, "upper", name="png", static=True)
+    video = analyse_clip(read_video(tmp_path / "f.mp4")[0], FPS, "upper", name="h264")
+    return frame, png, video
+
+
+def test_a_frame_is_found_alike_as_png_and_as_h264(vivid_samples, tmp_path):
+    """Issue 20 item 6: photos and one-frame videos go through the same cascade and gate; a frame showing
+    the person whole gives the same pose from a PNG and from its H.264 re-encoding."""
+    frame, png, video = _png_and_h264(vivid_samples, tmp_path, 30)
+    assert png.found.all() and video.found.all()
+    np.testing.assert_allclose(png.keypoints.body[0, BODY25["Neck"], :2],
+                               video.keypoints.body[0, BODY25["Neck"], :2], atol=0.03 * frame.shape[0])
+
+
+@pytest.mark.xfail(strict=True, raises=NoPersonError, reason="known limit (issue 20 item 6, open): frame 4 of "
+                   "upper1 (head above the frame) alone is at the face-based detector's threshold: from the PNG it "
+                   "finds a wrong pose (agreement 0.15), from the H.264 re-encoding (other pixels) nothing")
+def test_a_walk_in_frame_is_found_alike_as_png_and_as_h264(vivid_samples, tmp_path):
+    frame, png, video = _png_and_h264(vivid_samples, tmp_path, 4)
+    np.testing.assert_allclose(png.keypoints.body[0, BODY25["Neck"], :2],
+                               video.keypoints.body[0, BODY25["Neck"], :2], atol=0.03 * frame.shape[0])
 
 
 def test_astronaut_upper_mask_covers_torso_not_face(astronaut_result):

@@ -3,9 +3,8 @@
 A backend turns a frame (and its keypoints) into :class:`Parsing`, a set of region masks. Two backends:
 
 - :class:`OfflineParser` (default, nothing to download): head, hands and feet drawn from the mediapipe
-  keypoints (face-mesh hull, hand-landmark hulls, foot points), and a colour estimate of where the lower
-  garment starts (:func:`lower_garment_by_colour`). It knows no garment shapes, so agnostic masks follow
-  body geometry.
+  keypoints (face-mesh hull, hand-landmark hulls, foot points). It knows no garment classes: where the top
+  ends and the bottom begins is found by colour in :mod:`vvt.preprocess.outfit`.
 - :class:`SegformerParser`: a SegFormer human parser loaded from a local directory with transformers'
   ``SegformerForSemanticSegmentation`` (``config.json`` + weights + ``preprocessor_config.json``), for
   example the 18-class FASHN human parser. Its class names (``config.id2label``) are mapped onto vvt's
@@ -66,56 +65,8 @@ def _hull_mask(points: np.ndarray, shape: tuple[int, int], grow: float) -> np.nd
     return mask > 0
 
 
-def _patch_colour(lab: np.ndarray, centre: np.ndarray, radius: int) -> np.ndarray | None:
-    h, w = lab.shape[:2]
-    x, y = int(round(centre[0])), int(round(centre[1]))
-    if not (0 <= x < w and 0 <= y < h):
-        return None
-    patch = lab[max(0, y - radius):y + radius + 1, max(0, x - radius):x + radius + 1]
-    return np.median(patch.reshape(-1, 3), axis=0)
-
-
-def lower_garment_by_colour(frame: np.ndarray, body: np.ndarray, person: np.ndarray,
-                            min_contrast: float = 10.0) -> np.ndarray | None:
-    """Where the lower garment reaches up the torso, told apart from the top by colour, ``(H, W)`` bool.
-
-    Seeds: the median CIELAB colour of the chest (35 % of the way from Neck to MidHip) and of the thighs
-    (30 % from MidHip to the knees' midpoint). Person pixels below the chest line that are nearer the thigh
-    colour than the chest colour, and connected to the thigh seed, are the lower garment. Returns None
-    when the two colours differ by less than ``min_contrast`` (Delta E; one-colour outfit or a dress) or a
-    seed lies outside the frame.
-    """
-    neck, mid = body[BODY25["Neck"], :2], body[BODY25["MidHip"], :2]
-    knees = (body[BODY25["RKnee"], :2] + body[BODY25["LKnee"], :2]) / 2
-    radius = max(2, int(0.03 * np.linalg.norm(neck - mid)))
-    chest_at, thigh_at = neck + 0.35 * (mid - neck), mid + 0.3 * (knees - mid)
-    h, w = person.shape
-    # only person pixels below the chest line can be the lower garment: work in their box
-    ys, xs = np.nonzero(person)
-    y0 = int(np.clip(chest_at[1] - radius, 0, h))
-    if not len(ys) or ys.max() < y0:
-        return None
-    y1, x0, x1 = ys.max() + 1, xs.min(), xs.max() + 1
-    crop = frame[y0:y1, x0:x1]
-    lab = cv2.cvtColor(cv2.GaussianBlur(crop, (5, 5), 0), cv2.COLOR_RGB2LAB).astype(np.float32)
-    offset = np.array([x0, y0], dtype=np.float64)
-    top, bottom = _patch_colour(lab, chest_at - offset, radius), _patch_colour(lab, thigh_at - offset, radius)
-    if top is None or bottom is None or np.linalg.norm(top - bottom) < min_contrast:
-        return None
-    nearer_bottom = np.linalg.norm(lab - bottom, axis=-1) < np.linalg.norm(lab - top, axis=-1)
-    rows = np.arange(y0, y1)[:, None] > chest_at[1]
-    cand = (nearer_bottom & person[y0:y1, x0:x1] & rows).astype(np.uint8)
-    n, labels = cv2.connectedComponents(cand, connectivity=4)
-    seed = labels[int(round(thigh_at[1])) - y0, int(round(thigh_at[0])) - x0]
-    if seed == 0:
-        return None
-    out = np.zeros((h, w), bool)
-    out[y0:y1, x0:x1] = labels == seed
-    return out
-
-
 class OfflineParser:
-    """Head, hands, feet and the lower garment's upper edge, from keypoints and colour (module docstring)."""
+    """Head, hands and feet from keypoints (module docstring)."""
 
     name = "offline"
 
@@ -128,7 +79,7 @@ class OfflineParser:
             body: ``(25, 3)`` BODY_25 keypoints ``(x, y, conf)`` in pixels of ``frame``.
             hands: left and right ``(21, 3)`` hand keypoints.
             face: ``(70, 3)`` face keypoints.
-            person: ``(H, W)`` bool person mask; without it the lower garment is not estimated.
+            person: ``(H, W)`` bool person mask (not used by this backend).
         """
         shape = frame.shape[:2]
         regions: dict[str, np.ndarray] = {}
@@ -159,10 +110,6 @@ class OfflineParser:
             if (pts[:, 2] > 0.3).all():
                 feet |= _hull_mask(pts[:, :2], shape, grow=0.5)
         regions["feet"] = feet
-        if person is not None:
-            lower = lower_garment_by_colour(frame, body, person)
-            if lower is not None:
-                regions["lower"] = lower
         return Parsing(regions)
 
 

@@ -41,7 +41,8 @@ from vvt.pose.openpose import Keypoints, render_skeleton_video, save_keypoints
 from vvt.preprocess.densepose import render_part_map
 from vvt.preprocess.garment import prepare_garment
 from vvt.preprocess.keypoints import PoseTrack, to_working, track_video
-from vvt.preprocess.masks import agnostic_frame, agnostic_mask
+from vvt.preprocess.masks import agnostic_frame, agnostic_mask, body_scale
+from vvt.preprocess.outfit import split_outfit
 from vvt.preprocess.parsing import OfflineParser
 from vvt.preprocess.smoothing import keypoint_jitter, mask_iou_change, smooth_keypoints, smooth_masks
 
@@ -100,8 +101,10 @@ def _agnostic_masks(category: str, frames_w: list[np.ndarray], kp_w: Keypoints, 
     masks = []
     for t, frame in enumerate(frames_w):
         hands = (kp_w.hand_left[t], kp_w.hand_right[t])
-        parsing = parser.parse(frame, kp_w.body[t], hands, kp_w.face[t], person_w[t])
-        masks.append(agnostic_mask(category, kp_w.body[t], person_w[t], parsing))
+        body = kp_w.body[t]
+        parsing = parser.parse(frame, body, hands, kp_w.face[t], person_w[t])
+        outfit = split_outfit(frame, body, person_w[t], body_scale(body))
+        masks.append(agnostic_mask(category, body, person_w[t], parsing, outfit))
     return np.stack(masks)
 
 
