@@ -226,3 +226,30 @@ def test_resume_with_other_trained_modules_is_one_short_error(tmp_path):
     message = str(err.value)
     assert "model.safetensors: the checkpoint trains [net] but this run trains [head]" in message
     assert len(message) < 400 and "\n" not in message
+
+
+def test_init_from_starts_from_another_runs_weights_with_a_fresh_optimiser(tmp_path):
+    """``train.init_from``: the weights of run a's newest checkpoint (or of a named one), nothing else - the
+    step count starts at 0 and, with a vanishing learning rate, the weights after a step are a's."""
+    a = tmp_path / "a"
+    Trainer(ToyTask(), config(a, max_steps=3, checkpoint_every=2), name="toy").train()
+    a2, a3 = (load_file(str(ckpt.checkpoint_dir(a, s) / "model.safetensors")) for s in (2, 3))
+    for source, expected in ((a, a3), (ckpt.checkpoint_dir(a, 2), a2)):
+        out = tmp_path / f"b{len(expected)}-{source.name}"
+        result = Trainer(ToyTask(), config(out, max_steps=1, checkpoint_every=1, learning_rate=1e-12,
+                                           init_from=source), name="toy").train()
+        assert result.step == 1 and [s for s, _ in ckpt.list_checkpoints(out)] == [1]
+        b = load_file(str(ckpt.checkpoint_dir(out, 1) / "model.safetensors"))
+        for k in expected:
+            torch.testing.assert_close(b[k], expected[k], rtol=0, atol=1e-6)
+    assert not all(torch.allclose(a2[k], a3[k]) for k in a2)  # the two sources differ
+
+    class OtherTask(ToyTask):
+        def trainable_modules(self):
+            return {"head": self.net}
+
+    with pytest.raises(InputFileError, match="the checkpoint trains \\[net\\] but this run trains \\[head\\]"):
+        Trainer(OtherTask(), config(tmp_path / "c", init_from=a), name="toy").train()
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputFileError, match="train.init_from: no checkpoint in this run"):
+        Trainer(ToyTask(), config(tmp_path / "d", init_from=tmp_path / "empty"), name="toy").train()

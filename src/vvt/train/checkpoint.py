@@ -378,6 +378,37 @@ def check_weights_match(path: str | Path, model: torch.nn.Module) -> None:
     )
 
 
+def init_weights(source: str | Path, model: torch.nn.Module) -> Path:
+    """Start ``model`` (the trainer's container of trainable modules) from the trained weights of another run:
+    ``source`` is a checkpoint folder (``RUN/checkpoints/step-N``) or a run folder (its newest intact
+    checkpoint). Only the weights are taken (``model.safetensors``, the raw weights, not the EMA's): the
+    optimiser, LR schedule, EMA and step count start afresh (``train.init_from``: fine-tuning, or the next
+    stage of a curriculum whose data or noise levels change). Returns the checkpoint folder used.
+
+    Raises:
+        InputFileError: no usable checkpoint there, or weights of other modules (one line naming the file).
+    """
+    source = Path(source)
+    if not source.is_dir():
+        raise InputFileError(source, "train.init_from: not a folder (give a run or RUN/checkpoints/step-N)")
+    if (source / STATE_FILE).is_file():
+        path = resolve_resume(source.parent.parent, source)
+    else:
+        path = resolve_resume(source, "latest")
+        if path is None:
+            raise InputFileError(source, "train.init_from: no checkpoint in this run (RUN/checkpoints/step-N)")
+    file = path / MODEL_FILE
+    if not file.is_file():
+        raise InputFileError(file, "train.init_from: missing (sharded DeepSpeed / FSDP checkpoints are not read)")
+    check_weights_match(path, model)
+    try:
+        tensors = load_file(str(file))
+    except (SafetensorError, OSError) as exc:
+        raise InputFileError(file, f"unreadable weights: {_first_line(exc)}") from None
+    model.load_state_dict({k.removeprefix("module."): v for k, v in tensors.items()})
+    return path
+
+
 def load_checkpoint(
     accelerator: Any,
     path: str | Path,

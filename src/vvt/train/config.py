@@ -53,7 +53,9 @@ class TrainerConfig:
     checkpoint. ``num_threads`` sets torch's
     intra-op threads for the run (None: torch's default, one per core); on a small or busy CPU, 1 thread
     per process with ``num_workers`` DataLoader processes is often several times faster than
-    oversubscribed threads.
+    oversubscribed threads. ``init_from``: a run folder or one of its checkpoints whose trained weights this
+    run starts from, with a fresh optimiser, schedule, EMA and step count
+    (:func:`vvt.train.checkpoint.init_weights`; ignored when resuming this run's own checkpoint).
     """
 
     output_dir: Path = Path("runs/train")
@@ -79,6 +81,7 @@ class TrainerConfig:
     log_every: Count = 10
     num_workers: NonNegative = 2
     num_threads: Count | None = None
+    init_from: Path | None = None
 
 
 @dataclass

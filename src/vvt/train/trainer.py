@@ -74,7 +74,7 @@ from vvt.checks import has_accelerator
 from vvt.config import save_config, to_dict, value_problems
 from vvt.errors import ConfigError, VVTError
 from vvt.io.atomic import is_vvt_output, mark_output
-from vvt.train.checkpoint import STATE_FILE, load_checkpoint, resolve_resume, save_checkpoint
+from vvt.train.checkpoint import STATE_FILE, init_weights, load_checkpoint, resolve_resume, save_checkpoint
 from vvt.train.config import TrainerConfig
 from vvt.train.data import BatchStream, KeyedDataset
 
@@ -461,6 +461,9 @@ class Trainer:
         )
 
         container = self._setup_modules()
+        if checkpoint is None and cfg.init_from is not None:
+            source = init_weights(cfg.init_from, container)
+            logger.info("starting from the weights of %s (fresh optimiser and step count)", source)
         stage = self._stage_index(1) if checkpoint is None else self._saved_stage(checkpoint)
         model, optimizer, scheduler, ema, params, names = self._build_stage(container, stage)
 
