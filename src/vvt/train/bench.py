@@ -25,11 +25,15 @@ The gradient norm of each trainable module is accumulated in the same hooks befo
 the shipped ``realvvt-vivid-512x384`` config: 512x384, 16 frames, batch 2 per GPU, 8 GPUs): weights,
 gradients and optimiser states by bytes per parameter (AdamW, 8-bit Adam, DeepSpeed ZeRO-2 sharding over
 the GPUs), plus activations scaled from this run by the token count ``B * N * H * W``: with gradient
-checkpointing from the measured growth of memory during the step, without it from the bytes the forward pass
-saves for backward (counted with ``torch.autograd.graph.saved_tensors_hooks`` in an extra forward whose
-saved tensors are dropped), plus the agnostic loss's explicit attention probabilities at the target size
-(quadratic in the tokens per frame, :meth:`~vvt.realvvt.model.RealVVT.agn_probability_bytes`). It is an
-estimate until measured on a GPU.
+checkpointing from the measured growth of memory during the step (with ``--slope-frames``, from two steps
+of different lengths: their difference is what grows with the tokens and is scaled, the rest - transient
+gradients and buffers of the model's size - is added once; the growth of one step alone also holds that
+rest, and scaling it as a whole overestimates), without it the same two steps measured again with
+checkpointing off (without ``--slope-frames``: from the bytes the forward pass saves for backward, counted
+with ``torch.autograd.graph.saved_tensors_hooks`` in an extra forward whose saved tensors are dropped: a lower
+bound, which leaves out the transient buffers of each layer; always reported), plus the agnostic loss's
+explicit attention probabilities at the target size (quadratic in the tokens per frame,
+:meth:`~vvt.realvvt.model.RealVVT.agn_probability_bytes`). It is an estimate until measured on a GPU.
 """
 
 from __future__ import annotations
@@ -69,6 +73,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda[:N] or mps")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and batch")
+    parser.add_argument(
+        "--slope-frames",
+        type=int,
+        default=None,
+        help="also run two steps with this many (fewer) frames first (a warm-up, then one measured): the memory "
+        "plan then scales the growth "
+        "*difference* between the two steps by the token count (what grows with the tokens), and adds the rest "
+        "(transient gradients and buffers of the model's size) once",
+    )
     parser.add_argument(
         "--plan",
         type=str,
@@ -230,9 +243,19 @@ def memory_plan(
 ) -> dict[str, Any]:
     """GPU memory estimates (GiB) of ``plan`` for each optimiser / sharding / checkpointing / offload
     combination (see the module docstring)."""
-    scale = (plan["batch_per_gpu"] * plan["frames"] * plan["height"] * plan["width"]) / measured["tokens"]
+    target_tokens = plan["batch_per_gpu"] * plan["frames"] * plan["height"] * plan["width"]
+    scale = target_tokens / measured["tokens"]
+    def scaled(large: int, small: int) -> float:  # what grows with the tokens scaled, the rest added once
+        slope = max(large - small, 0) / (measured["tokens"] - measured["tokens_small"])
+        return max(large - slope * measured["tokens"], 0) + slope * target_tokens
+
     act_ckpt = measured["step_growth_bytes"] * scale
     act_full = measured["saved_bytes_no_checkpointing"] * scale
+    if "step_growth_bytes_small" in measured:
+        act_ckpt = scaled(measured["step_growth_bytes"], measured["step_growth_bytes_small"])
+    if "step_growth_bytes_no_checkpointing" in measured:
+        act_full = scaled(measured["step_growth_bytes_no_checkpointing"],
+                          measured["step_growth_bytes_small_no_checkpointing"])
     gpus = plan["gpus"]
     weights = 4 * trainable  # fp32 master weights
     autocast_cache = 2 * trainable  # bf16 copies of the trainable weights (autocast's cache on a GPU)
@@ -298,6 +321,8 @@ def run(args: argparse.Namespace) -> dict:
 
     if args.frames < 1 or args.steps < 1 or args.batch < 1:
         raise ConfigError("--frames, --batch and --steps must be at least 1")
+    if args.slope_frames is not None and not 1 <= args.slope_frames < args.frames:
+        raise ConfigError(f"--slope-frames {args.slope_frames} must be at least 1 and below --frames {args.frames}")
     plan = _plan(args.plan)
     device = torch.device(resolve_device(args.device))
     (h, w), n, b = args.size, args.frames, args.batch
@@ -326,23 +351,41 @@ def run(args: argparse.Namespace) -> dict:
     batch = random_batch(b, n, h, w, device, args.seed)
 
     optimizer = StepInBackward(trainable, lr=TrainerConfig().learning_rate)
+
+    def one_step(clip: dict[str, Any], step: int) -> dict[str, float]:
+        optimizer.reset()
+        with autocast():
+            out = model(clip, torch.Generator(device=device).manual_seed(args.seed + step))
+        out["loss"].backward()
+        model.clear_conditions()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return {k: float(v.detach()) for k, v in out.items()}
+
+    def growth(clip: dict[str, Any], step: int) -> int:
+        """Peak memory growth of one more step (after a first one allocated what later steps reuse)."""
+        gc.collect()
+        meter = PeakMemory(device)
+        start = meter.current()
+        with meter:
+            one_step(clip, step)
+        return max(meter.peak - start, 0)
+
+    small: dict[str, int] = {}
+    short = random_batch(b, args.slope_frames, h, w, device, args.seed) if args.slope_frames else None
+    if short is not None:
+        one_step(short, args.steps)  # a first step allocates what every later one reuses (optimiser states...)
+        small = {"tokens_small": b * args.slope_frames * h * w, "step_growth_bytes_small": growth(short, args.steps)}
     gc.collect()
     meter = PeakMemory(device)
     before = meter.current()
+    states_before = optimizer.state_bytes()
     losses, times = [], []
     with meter:
         for step in range(args.steps):
-            optimizer.reset()
             start = time.perf_counter()
-            with autocast():
-                out = model(batch, torch.Generator(device=device).manual_seed(args.seed + step))
-            out["loss"].backward()
-            model.clear_conditions()
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
+            losses.append(one_step(batch, step))
             times.append(time.perf_counter() - start)
-            losses.append({k: float(v.detach()) for k, v in out.items()})
-            del out
     norms = optimizer.grad_norms()
     for handle in optimizer.handles:
         handle.remove()
@@ -351,14 +394,18 @@ def run(args: argparse.Namespace) -> dict:
     )
 
     model.set_gradient_checkpointing(False)
+    if short is not None and args.gradient_checkpointing:  # the same two measurements without checkpointing
+        small["step_growth_bytes_small_no_checkpointing"] = growth(short, args.steps)
+        small["step_growth_bytes_no_checkpointing"] = growth(batch, args.steps)
     saved_bytes = saved_activation_bytes(model, batch, args.seed, autocast)
 
     measured = {
         "tokens": b * n * h * w,
         # the step's growth less the optimiser states it allocated: activations (and transient gradients)
-        "step_growth_bytes": max(meter.peak - before - optimizer.state_bytes(), 0),
+        "step_growth_bytes": max(meter.peak - before - (optimizer.state_bytes() - states_before), 0),
         "optimizer_state_bytes": optimizer.state_bytes(),
         "saved_bytes_no_checkpointing": saved_bytes,
+        **small,
     }
     agn = model.agn_probability_bytes((plan["height"], plan["width"]), plan["frames"], plan["batch_per_gpu"])
     return {
