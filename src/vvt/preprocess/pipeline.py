@@ -23,10 +23,12 @@ thresholded, part maps nearest).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import itertools
 import json
 import logging
 import shutil
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -291,6 +293,29 @@ def analysis_windows(num_frames: int, window: int = ANALYSIS_WINDOW,
     return out
 
 
+def release_freed_memory() -> None:
+    """Hand the memory freed so far back to the system (glibc's ``malloc_trim``; nothing elsewhere).
+
+    Mediapipe's graphs run on their own threads, whose allocations glibc serves from per-thread arenas; what
+    they free stays in those arenas, fragmented, and the process's RSS grew with every analysis window
+    without it (a 256-frame SynthVVT clip, 7 windows: 441 MiB after the first, 868 after the last; with a
+    trim after each window, 231 and 284, peak 559)."""
+    global _LIBC
+    if not sys.platform.startswith("linux"):
+        return
+    if _LIBC is None:
+        try:
+            _LIBC = ctypes.CDLL("libc.so.6")
+            _LIBC.malloc_trim.argtypes = [ctypes.c_size_t]
+        except (OSError, AttributeError):  # not glibc
+            _LIBC = False
+    if _LIBC:
+        _LIBC.malloc_trim(0)
+
+
+_LIBC = None
+
+
 def _frame_name(name: str, start: int, stop: int, whole: bool) -> str:
     return name if whole else f"{name} [frames {start}-{stop - 1}]"
 
@@ -397,6 +422,7 @@ def analyse_video(video: str | Path, fps: float, category: str, max_frames: int 
             emitted = keep_stop
             last = (work.masks_w[keep_stop - 1 - start], work.parts_w[keep_stop - 1 - start])
         del work, chunk
+        release_freed_memory()
         if final:
             break
         keep = keep_stop
