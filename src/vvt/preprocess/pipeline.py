@@ -332,7 +332,8 @@ def analyse_video(video: str | Path, fps: float, category: str, max_frames: int 
 
     The video is decoded once, each frame shrunk to the working resolution as it comes
     (:func:`vvt.preprocess.keypoints.to_working`); only the frames of the current window (and the next
-    window's overlap) are held. Each window of :func:`analysis_windows` (``window`` frames, ``overlap``
+    window's overlap) are held, and after each window the memory its analysis freed is handed back to the
+    system (:func:`release_freed_memory`). Each window of :func:`analysis_windows` (``window`` frames, ``overlap``
     frames of context on each side of the frames it keeps) is analysed by :func:`analyse_working` on its
     own: its own forward and backward tracking, its own temporal smoothing. The context makes a window's
     kept frames see the motion around them, so smoothing and tracking are not cut at a kept frame; a clip
