@@ -94,10 +94,17 @@ def run_cli(*args: str, cwd: Path, timeout: float = 120) -> subprocess.Completed
     )
 
 
-def example_analysis(calls: list, min_frames: int = 1):
+def example_analysis(calls: list, min_frames: int = 1, echo: bool = False, nobody: frozenset = frozenset()):
     """A stand-in for :func:`vvt.preprocess.pipeline.analyse_working` (no mediapipe): records ``(name, number of
     frames)`` of each call and gives the bundled example's agnostic masks and DensePose, repeated to the clip's
-    length; with fewer than ``min_frames`` frames it finds nobody, as mediapipe may on a clip's first frames."""
+    length; with fewer than ``min_frames`` frames it finds nobody, as mediapipe may on a clip's first frames.
+
+    ``echo``: the part maps are the working frames themselves, so a frame made of one grey level comes out of
+    the DensePose stream as that level (which frame went where). ``nobody``: grey levels (the frame's first
+    pixel) of frames that show nobody: such frames are not ``found``, and a clip made only of them raises
+    :class:`~vvt.preprocess.keypoints.NoPersonError`, as mediapipe's tracker does."""
+
+    example = []  # loaded once: reading the example's videos again per call grows the RSS (PyAV, allocator)
 
     def analyse(frames_w, size, fps, category, *args, name="input", **kwargs):
         from vvt.examples import load_example
@@ -107,12 +114,14 @@ def example_analysis(calls: list, min_frames: int = 1):
 
         n = len(frames_w)
         calls.append((name, n))
-        if n < min_frames:
+        found = np.array([int(f[0, 0, 0]) not in nobody for f in frames_w])
+        if n < min_frames or not found.any():
             raise NoPersonError(name, f"no person found in any of its {n} frame(s) (mediapipe Holistic)")
-        example = load_example().conditions
-        pick = np.arange(n) % len(example.agnostic_mask)
-        masks = example.agnostic_mask[pick]
-        return WorkingAnalysis(tuple(size), Keypoints.empty(n, size[1], size[0]), masks, masks,
-                               example.densepose[pick], np.ones(n, bool))
+        if not example:
+            example.append(load_example().conditions)
+        pick = np.arange(n) % len(example[0].agnostic_mask)
+        masks = example[0].agnostic_mask[pick]
+        parts = np.stack(frames_w) if echo else example[0].densepose[pick]
+        return WorkingAnalysis(tuple(size), Keypoints.empty(n, size[1], size[0]), masks, masks, parts, found)
 
     return analyse

@@ -10,6 +10,7 @@ from fault_support import bomb_png, faststart_mp4, truncate_after_packets
 from vvt.errors import InputFileError, OutputPathError, VideoError, VVTError
 from vvt.io import (
     OUTPUT_MARKER,
+    VideoWriter,
     allowing_truncated,
     atomic_path,
     atomic_write_text,
@@ -210,6 +211,35 @@ def test_unsupported_suffix_and_bad_frames(tmp_path):
     with pytest.raises(ValueError, match="different sizes"):
         write_video(tmp_path / "a.mp4", [np.zeros((4, 4, 3), np.uint8), np.zeros((6, 4, 3), np.uint8)])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_video_writers_open_together_write_frame_by_frame_atomically(tmp_path):
+    """:class:`VideoWriter`: several files written frame by frame in one pass, each appearing only at the end of
+    its block; an error in the block, zero frames or a frame of another size leave nothing (an older file
+    stays as it was)."""
+    clip = smooth_clip(n=4, h=33, w=47)
+    with VideoWriter(tmp_path / "a.mkv", 8, lossless=True) as a, VideoWriter(tmp_path / "b.mkv", 8,
+                                                                              lossless=True) as b:
+        for f in clip:
+            a.write(f)
+            b.write(255 - f)
+            assert not (tmp_path / "a.mkv").exists()
+    np.testing.assert_array_equal(read_video(tmp_path / "a.mkv")[0], clip)
+    np.testing.assert_array_equal(read_video(tmp_path / "b.mkv")[0], 255 - clip)
+    assert a.num_frames == 4
+    before = (tmp_path / "a.mkv").read_bytes()
+    with pytest.raises(RuntimeError), VideoWriter(tmp_path / "a.mkv", 8) as a:
+        a.write(clip[0])
+        raise RuntimeError("producer died")
+    with pytest.raises(ValueError, match="zero frames"), VideoWriter(tmp_path / "c.mp4"):
+        pass
+    with pytest.raises(ValueError, match="different sizes"), VideoWriter(tmp_path / "d.mp4") as d:
+        d.write(clip[0])
+        d.write(clip[0, :32])
+    assert (tmp_path / "a.mkv").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mkv", "b.mkv"]
+    with pytest.raises(VideoError, match="encodes"):
+        VideoWriter(tmp_path / "e.gif")
 
 
 def test_errors_are_vvt_errors():

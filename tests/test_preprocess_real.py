@@ -298,9 +298,10 @@ def test_cli_images_mode_writes_one_frame_clips(astronaut, tmp_path):
 
 def test_streamed_preprocessing_equals_the_in_memory_one(tmp_path):
     """A person video file is preprocessed in bounded memory (:func:`vvt.realvvt.tryon.prepare_video`: the
-    analysis at the working resolution, then each frame rendered and written losslessly); it gives exactly the
-    conditions of the in-memory path (:func:`vvt.realvvt.tryon.conditions_from_video`), and the person video
-    itself as the paste-back stream."""
+    analysis at the working resolution in windows, each frame rendered and written losslessly as its window is
+    done); a clip shorter than one window (the example's 8 frames) gives exactly the conditions of the in-memory
+    path (:func:`vvt.realvvt.tryon.conditions_from_video`), and the person video itself as the paste-back
+    stream."""
     from vvt.examples import example_dir
     from vvt.realvvt.tryon import conditions_from_video, prepare_video
 

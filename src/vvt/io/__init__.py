@@ -4,6 +4,7 @@ from vvt.io.atomic import OUTPUT_MARKER, atomic_path, atomic_write_bytes, atomic
 from vvt.io.image import read_image, read_mask, write_image
 from vvt.io.video import (
     VideoInfo,
+    VideoWriter,
     allowing_truncated,
     frame_files,
     is_video_path,
@@ -16,6 +17,7 @@ from vvt.io.video import (
 __all__ = [
     "OUTPUT_MARKER",
     "VideoInfo",
+    "VideoWriter",
     "allowing_truncated",
     "atomic_path",
     "atomic_write_bytes",

@@ -25,6 +25,7 @@ import contextvars
 import itertools
 import logging
 import re
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -206,18 +207,24 @@ def read_video(
     return np.stack(frames), fps
 
 
+def _as_uint8_frame(f: np.ndarray) -> np.ndarray:
+    """One frame as ``(H, W, 3)`` uint8 (grey ``(H, W)`` expanded, bool masks as 0/255)."""
+    f = np.asarray(f)
+    if f.ndim == 2:
+        f = np.repeat(f[..., None], 3, axis=-1)
+    if f.dtype == bool:
+        f = f.astype(np.uint8) * 255
+    if f.dtype != np.uint8 or f.ndim != 3 or f.shape[-1] != 3:
+        raise ValueError(f"frames must be (H, W, 3) uint8, got {f.shape} {f.dtype}")
+    return f
+
+
 def _as_uint8_frames(frames: np.ndarray | Iterable[np.ndarray]) -> Iterator[np.ndarray]:
     """The frames as ``(H, W, 3)`` uint8, checked one at a time as they are consumed (an iterator of frames is
     never held in memory as a whole)."""
     shape = None
     for f in frames:
-        f = np.asarray(f)
-        if f.ndim == 2:
-            f = np.repeat(f[..., None], 3, axis=-1)
-        if f.dtype == bool:
-            f = f.astype(np.uint8) * 255
-        if f.dtype != np.uint8 or f.ndim != 3 or f.shape[-1] != 3:
-            raise ValueError(f"frames must be (H, W, 3) uint8, got {f.shape} {f.dtype}")
+        f = _as_uint8_frame(f)
         if shape is not None and f.shape != shape:
             raise ValueError(f"frames have different sizes: {sorted({f.shape, shape})}")
         shape = f.shape
@@ -226,23 +233,112 @@ def _as_uint8_frames(frames: np.ndarray | Iterable[np.ndarray]) -> Iterator[np.n
         raise ValueError("cannot write a video with zero frames")
 
 
-def _odd_size(
-    frames: Iterator[np.ndarray], size: tuple[int, int], path: Path, odd_size: str
-) -> tuple[Iterator[np.ndarray], str]:
-    """The frames to encode and their pixel format: ``yuv420p``, or for odd sizes as ``odd_size`` says."""
-    h, w = size
-    if h % 2 == 0 and w % 2 == 0:
-        return frames, "yuv420p"
-    if odd_size == "refuse":
-        raise VideoError(path, f"frame size {h}x{w} is odd; H.264 4:2:0 needs even sizes (use odd_size='keep')")
-    if odd_size == "keep":
-        log.warning(
-            "%s: frame size %dx%d is odd; encoding H.264 4:4:4 to keep it (some players cannot open 4:4:4; "
-            "write .gif or a PNG folder, or use an even size, for those)", path, h, w,
-        )
-        return frames, "yuv444p"
-    log.warning("%s: frame size %dx%d is odd; padding to %dx%d for H.264", path, h, w, h + h % 2, w + w % 2)
-    return (np.pad(f, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge") for f in frames), "yuv420p"
+#: the suffixes :class:`VideoWriter` encodes (H.264)
+ENCODED_SUFFIXES = (".mp4", ".mov", ".mkv", ".m4v")
+
+
+class VideoWriter:
+    """Encode frames into an H.264 video file (``.mp4``, ``.mov``, ``.mkv``, ``.m4v``) one at a time,
+    atomically: the frames go to a temporary sibling, renamed to ``path`` when the ``with`` block ends without
+    an error (with an error, or with zero frames written, the temporary is removed and ``path`` is left as it
+    was). Several writers may be open at once, e.g. streams made frame by frame from one pass over a video::
+
+        with VideoWriter(a, fps) as wa, VideoWriter(b, fps) as wb:
+            for fa, fb in pairs:
+                wa.write(fa)
+                wb.write(fb)
+
+    Arguments as in :func:`write_video` (which uses this class for these suffixes).
+    """
+
+    def __init__(
+        self, path: str | Path, fps: float = DEFAULT_FPS, *, crf: int = 18, odd_size: str = "keep",
+        lossless: bool = False
+    ) -> None:
+        self.path = Path(path)
+        if odd_size not in ("keep", "pad", "refuse"):
+            raise ValueError("odd_size must be 'keep', 'pad' or 'refuse'")
+        if self.path.suffix.lower() not in ENCODED_SUFFIXES:
+            raise VideoError(self.path, f"VideoWriter encodes {', '.join(ENCODED_SUFFIXES)} files only")
+        self.fps, self.crf, self.odd_size, self.lossless = fps, crf, odd_size, lossless
+        self.num_frames = 0
+        self._atomic: contextlib.AbstractContextManager[Path] | None = None
+        self._tmp: Path | None = None
+        self._out: av.container.OutputContainer | None = None
+        self._stream = None
+        self._shape: tuple[int, ...] | None = None
+        self._pad = (0, 0)
+
+    def __enter__(self) -> VideoWriter:
+        self._atomic = atomic_path(self.path)
+        self._tmp = self._atomic.__enter__()
+        return self
+
+    def _open(self, shape: tuple[int, ...]) -> None:
+        h, w = shape[:2]
+        pix_fmt = "rgb24"
+        if not self.lossless and (h % 2 or w % 2):
+            if self.odd_size == "refuse":
+                raise VideoError(self.path, f"frame size {h}x{w} is odd; H.264 4:2:0 needs even sizes "
+                                            "(use odd_size='keep')")
+            if self.odd_size == "keep":
+                log.warning(
+                    "%s: frame size %dx%d is odd; encoding H.264 4:4:4 to keep it (some players cannot open 4:4:4; "
+                    "write .gif or a PNG folder, or use an even size, for those)", self.path, h, w,
+                )
+                pix_fmt = "yuv444p"
+            else:
+                log.warning("%s: frame size %dx%d is odd; padding to %dx%d for H.264", self.path, h, w, h + h % 2,
+                            w + w % 2)
+                self._pad = (h % 2, w % 2)
+                pix_fmt = "yuv420p"
+        elif not self.lossless:
+            pix_fmt = "yuv420p"
+        suffix = self.path.suffix.lower()
+        self._out = av.open(str(self._tmp), mode="w", format="mp4" if suffix in (".mp4", ".m4v") else None)
+        stream = self._out.add_stream("libx264rgb" if self.lossless else "libx264",
+                                      rate=Fraction(self.fps).limit_denominator(1001))
+        stream.width, stream.height = w + self._pad[1], h + self._pad[0]
+        stream.pix_fmt = pix_fmt
+        stream.options = ({"qp": "0", "preset": "medium", "threads": "1"} if self.lossless
+                          else {"crf": str(self.crf), "preset": "medium"})
+        self._stream = stream
+        self._shape = shape
+
+    def write(self, frame: np.ndarray) -> None:
+        """Encode one frame ``(H, W, 3)`` uint8 (grey ``(H, W)`` is expanded, bool masks as 0/255)."""
+        if self._tmp is None:
+            raise RuntimeError("VideoWriter.write outside its with block")
+        f = _as_uint8_frame(frame)
+        if self._out is None:
+            self._open(f.shape)
+        elif f.shape != self._shape:
+            raise ValueError(f"frames have different sizes: {sorted({f.shape, self._shape})}")
+        if any(self._pad):
+            f = np.pad(f, ((0, self._pad[0]), (0, self._pad[1]), (0, 0)), mode="edge")
+        for packet in self._stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+            self._out.mux(packet)
+        self.num_frames += 1
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        assert self._atomic is not None
+        atomic, self._atomic, self._tmp = self._atomic, None, None
+        try:
+            if self._out is not None:
+                try:
+                    if exc_type is None:
+                        for packet in self._stream.encode():
+                            self._out.mux(packet)
+                finally:
+                    self._out.close()
+                    self._out = None
+            if exc_type is None and self.num_frames == 0:
+                raise ValueError("cannot write a video with zero frames")
+        except BaseException:
+            if not atomic.__exit__(*sys.exc_info()):
+                raise
+            return False
+        return bool(atomic.__exit__(exc_type, exc, tb))
 
 
 def write_video(
@@ -279,6 +375,11 @@ def write_video(
     first = next(items)  # raises ValueError on zero frames, before anything is written
     items = itertools.chain([first], items)
     suffix = path.suffix.lower()
+    if suffix in ENCODED_SUFFIXES:
+        with VideoWriter(path, fps, crf=crf, odd_size=odd_size, lossless=lossless) as writer:
+            for f in items:
+                writer.write(f)
+        return path
     with atomic_path(path) as tmp:
         if suffix == "":
             tmp.mkdir()
@@ -288,24 +389,6 @@ def write_video(
             ims = [Image.fromarray(f) for f in items]
             ims[0].save(tmp, format="GIF", save_all=True, append_images=ims[1:],
                         duration=max(1, round(1000 / fps)), loop=0)
-        elif suffix in (".mp4", ".mov", ".mkv", ".m4v"):
-            pix_fmt = "rgb24"
-            h, w = first.shape[:2]
-            if not lossless:
-                items, pix_fmt = _odd_size(items, (h, w), path, odd_size)
-                h, w = h + (h % 2 if odd_size == "pad" else 0), w + (w % 2 if odd_size == "pad" else 0)
-            with av.open(str(tmp), mode="w", format="mp4" if suffix in (".mp4", ".m4v") else None) as out:
-                rate = Fraction(fps).limit_denominator(1001)
-                stream = out.add_stream("libx264rgb" if lossless else "libx264", rate=rate)
-                stream.width, stream.height = w, h
-                stream.pix_fmt = pix_fmt
-                stream.options = ({"qp": "0", "preset": "medium", "threads": "1"} if lossless
-                                  else {"crf": str(crf), "preset": "medium"})
-                for f in items:
-                    for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
-                        out.mux(packet)
-                for packet in stream.encode():
-                    out.mux(packet)
         else:
             raise VideoError(path, f"unsupported output suffix {suffix!r} (use .mp4, .gif or a folder)")
     return path

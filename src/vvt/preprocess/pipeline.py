@@ -11,8 +11,9 @@ A photo is written as a 1-frame clip in the same folders (the tensor contract re
 clips). Every file is written atomically; a video whose outputs all exist is skipped (resumable), and
 ``videos/<vid>.mp4`` is written last, so its presence marks a finished video.
 
-Stages (:func:`analyse_working`, then :func:`analyse_clip` for a clip in memory or
-:func:`write_condition_streams` a frame at a time): mediapipe runs at the working resolution
+Stages (:func:`analyse_working`, then :func:`analyse_clip` for a clip in memory; for a video file,
+:func:`analyse_video` in overlapping windows of :func:`analyse_working` and :func:`write_condition_streams`
+a frame at a time, in memory bounded by a window): mediapipe runs at the working resolution
 (:func:`vvt.preprocess.keypoints.working_size`); keypoints are smoothed with the zero-phase One-Euro
 filter and person masks over time (:mod:`vvt.preprocess.smoothing`); parsing, agnostic masks and
 part maps are made at the working resolution and resized to the frame size (masks bilinearly then
@@ -21,11 +22,15 @@ thresholded, part maps nearest).
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import itertools
 import json
 import logging
 import shutil
+import sys
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,13 +39,22 @@ import numpy as np
 from tqdm import tqdm
 
 from vvt.errors import ConfigError, InputFileError, VVTError
-from vvt.io import atomic_path, atomic_write_text, iter_frames, read_image, read_video, write_image, write_video
+from vvt.io import (
+    VideoWriter,
+    atomic_path,
+    atomic_write_text,
+    iter_frames,
+    read_image,
+    read_video,
+    write_image,
+    write_video,
+)
 from vvt.io.image import IMAGE_SUFFIXES
 from vvt.io.video import VIDEO_SUFFIXES
 from vvt.pose.openpose import Keypoints, render_skeleton_video, save_keypoints
 from vvt.preprocess.densepose import render_part_map
 from vvt.preprocess.garment import prepare_garment
-from vvt.preprocess.keypoints import PoseTrack, to_working, track_video
+from vvt.preprocess.keypoints import NoPersonError, PoseTrack, to_working, track_video
 from vvt.preprocess.masks import agnostic_frame, agnostic_mask, body_scale
 from vvt.preprocess.outfit import split_outfit
 from vvt.preprocess.parsing import OfflineParser
@@ -254,36 +268,210 @@ def analyse_clip(frames: np.ndarray, fps: float, category: str, parser=None,
 
 #: the conditions :func:`write_condition_streams` writes, each as ``<name>.mkv``
 CONDITION_STREAMS = ("agnostic", "agnostic_mask", "densepose")
+#: frames per analysis window of :func:`analyse_video`, and the frames of context on each side of the frames
+#: a window keeps (see :func:`analysis_windows`)
+ANALYSIS_WINDOW, ANALYSIS_OVERLAP = 64, 16
 
 
-def read_working_frames(video: str | Path, max_frames: int | None = None) -> tuple[list[np.ndarray], tuple[int, int]]:
-    """The first ``max_frames`` frames of ``video`` (all without it) at the working resolution, decoded one at a
-    time (:func:`vvt.preprocess.keypoints.to_working`), and the frames' size ``(H, W)``: what
-    :func:`analyse_working` needs, without the video's full-size frames in memory."""
-    frames_w, size = [], (0, 0)
-    for frame in iter_frames(video):
-        if max_frames is not None and len(frames_w) >= max_frames:
+def analysis_windows(num_frames: int, window: int = ANALYSIS_WINDOW,
+                     overlap: int = ANALYSIS_OVERLAP) -> list[tuple[int, int, int, int]]:
+    """The windows :func:`analyse_video` analyses a clip of ``num_frames`` frames in, as ``(start, stop,
+    keep_start, keep_stop)``: the frames ``[start, stop)`` are analysed together and ``[keep_start, keep_stop)``
+    are kept. Windows of ``window`` frames start every ``window - 2 * overlap`` frames; each keeps its frames
+    but the ``overlap`` at either end, except at the clip's ends (the first window keeps from frame 0, the last
+    to the end), so the kept ranges tile the clip, each frame once, in order. The last window is whatever is
+    left (more than ``2 * overlap`` frames); a clip of at most ``window`` frames is one window."""
+    if not (window >= 1 and 0 <= overlap and 2 * overlap < window):
+        raise ConfigError(f"analysis windows: need window >= 1 and 0 <= 2 * overlap < window, got {window}, "
+                          f"{overlap}")
+    out, start, keep = [], 0, 0
+    while start + window < num_frames:
+        out.append((start, start + window, keep, start + window - overlap))
+        keep = start + window - overlap
+        start += window - 2 * overlap
+    out.append((start, num_frames, keep, num_frames))
+    return out
+
+
+def release_freed_memory() -> None:
+    """Hand the memory freed so far back to the system (glibc's ``malloc_trim``; nothing elsewhere).
+
+    Mediapipe's graphs run on their own threads, whose allocations glibc serves from per-thread arenas; what
+    they free stays in those arenas, fragmented, and the process's RSS grew with every analysis window
+    without it (a 256-frame SynthVVT clip, 7 windows: 441 MiB after the first, 868 after the last; with a
+    trim after each window, 231 and 284, peak 559)."""
+    global _LIBC
+    if not sys.platform.startswith("linux"):
+        return
+    if _LIBC is None:
+        try:
+            _LIBC = ctypes.CDLL("libc.so.6")
+            _LIBC.malloc_trim.argtypes = [ctypes.c_size_t]
+        except (OSError, AttributeError):  # not glibc
+            _LIBC = False
+    if _LIBC:
+        _LIBC.malloc_trim(0)
+
+
+_LIBC = None
+
+
+def _frame_name(name: str, start: int, stop: int, whole: bool) -> str:
+    return name if whole else f"{name} [frames {start}-{stop - 1}]"
+
+
+def analyse_video(video: str | Path, fps: float, category: str, max_frames: int | None = None, parser=None,
+                  smoothing: Smoothing | None = None, name: str | None = None, window: int = ANALYSIS_WINDOW,
+                  overlap: int = ANALYSIS_OVERLAP, stats: dict | None = None
+                  ) -> Iterator[tuple[np.ndarray, np.ndarray, bool]]:
+    """Analyse the first ``max_frames`` frames of a video file (all without it) at the working resolution in
+    overlapping windows, and yield, frame by frame in order, ``(agnostic mask, part map, found)``: the
+    ``(h, w)`` bool agnostic mask and the ``(h, w, 3)`` uint8 vvt IUV part map at the working resolution
+    (:func:`render_condition_frame` makes the frame-size conditions from them) and whether mediapipe found
+    the person in that frame. Memory is bounded by the window, not by the video.
+
+    The video is decoded once, each frame shrunk to the working resolution as it comes
+    (:func:`vvt.preprocess.keypoints.to_working`); only the frames of the current window (and the next
+    window's overlap) are held, and after each window the memory its analysis freed is handed back to the
+    system (:func:`release_freed_memory`). Each window of :func:`analysis_windows` (``window`` frames, ``overlap``
+    frames of context on each side of the frames it keeps) is analysed by :func:`analyse_working` on its
+    own: its own forward and backward tracking, its own temporal smoothing. The context makes a window's
+    kept frames see the motion around them, so smoothing and tracking are not cut at a kept frame; a clip
+    of at most ``window`` frames is one window and gives exactly the whole-clip analysis. Seam effects
+    (whole-video against windowed analysis on ViViD's upper1) are measured in
+    ``benchmarks/preprocess-windows-upper1.json``.
+
+    A window where nobody is found (:class:`vvt.preprocess.keypoints.NoPersonError`) does not end the video:
+    its kept frames are filled, as frames without a person inside a window are, from the nearest frames
+    analysed with a person: each from the nearer of the last frame before it and the first frame after it
+    (frames of the next window's leading context that fall among them get that window's own analysis), and
+    are logged and yielded with ``found`` False. Filling needs no memory (a filled frame's conditions are
+    decided when the next window with a person is analysed; nothing of it is held meanwhile), and nothing is
+    yielded before a window finds the person. Only when no window finds anybody is
+    :class:`~vvt.preprocess.keypoints.NoPersonError` raised, before any frame is yielded.
+
+    Args:
+        video: a video file or frame folder.
+        fps, category, parser, smoothing: as in :func:`analyse_clip`; a 1-frame clip is analysed as a photo.
+        max_frames: analyse (and yield) the first frames only.
+        name: the input's name for messages (default: the path); a window's messages name its frames.
+        window, overlap: as in :func:`analysis_windows`.
+        stats: a dict that receives, as the frames are yielded, ``frames`` (analysed), ``found`` (frames with
+            the person found), ``windows``, ``windows_without_person``, ``size`` (the frames' ``(H, W)``) and
+            ``seconds`` (per stage, summed over windows).
+    """
+    analysis_windows(0, window, overlap)  # checks window and overlap
+    name = str(video) if name is None else name
+    stats = {} if stats is None else stats
+    stats.update(frames=0, found=0, windows=0, windows_without_person=0, size=None, seconds={})
+    frames = iter_frames(video)
+    if max_frames is not None:
+        frames = itertools.islice(frames, max_frames)
+    buf: list[np.ndarray] = []  # working frames from buf_start on
+    buf_start = 0
+    exhausted = False
+    start = keep = 0  # the current window's first frame, and its first kept frame
+    emitted = 0  # frames yielded; [emitted, keep) wait to be filled (a window without anybody)
+    last: tuple[np.ndarray, np.ndarray] | None = None  # the last yielded frame's conditions
+    step = window - 2 * overlap
+
+    def emit(mask_w: np.ndarray, parts_w: np.ndarray, found: bool) -> tuple[np.ndarray, np.ndarray, bool]:
+        stats["frames"] += 1
+        stats["found"] += int(found)
+        return mask_w, parts_w, found
+
+    while True:
+        while not exhausted and buf_start + len(buf) <= start + window:  # one frame beyond: is this the last?
+            try:
+                frame = next(frames)
+            except StopIteration:
+                exhausted = True
+                break
+            if stats["size"] is None:
+                stats["size"] = frame.shape[:2]
+            buf.append(to_working(frame))
+        end = buf_start + len(buf)
+        final = end <= start + window
+        stop = end if final else start + window
+        keep_stop = end if final else stop - overlap
+        whole = final and start == 0
+        chunk = buf[start - buf_start : stop - buf_start]
+        window_name = _frame_name(name, start, stop, whole)
+        stats["windows"] += 1
+        try:
+            work = analyse_working(chunk, stats["size"], fps, category, parser=parser, smoothing=smoothing,
+                                   name=window_name, static=whole and len(chunk) == 1)
+        except NoPersonError:
+            if not whole:
+                log.warning("%s: no person found; its frames %d-%d are filled from the nearest frames with a "
+                            "person", window_name, keep, keep_stop - 1)
+            stats["windows_without_person"] += 1
+            work = None
+        if work is not None:
+            for key, value in work.seconds.items():
+                stats["seconds"][key] = stats["seconds"].get(key, 0.0) + value
+            for t in range(emitted, keep):  # frames of windows without a person, waiting for this one
+                if t >= start:
+                    yield emit(work.masks_w[t - start], work.parts_w[t - start], bool(work.found[t - start]))
+                elif last is not None and t - (emitted - 1) <= start - t:
+                    yield emit(*last, False)
+                else:
+                    yield emit(work.masks_w[0], work.parts_w[0], False)
+            for t in range(keep, keep_stop):
+                i = t - start
+                yield emit(work.masks_w[i], work.parts_w[i], bool(work.found[i]))
+            emitted = keep_stop
+            last = (work.masks_w[keep_stop - 1 - start], work.parts_w[keep_stop - 1 - start])
+        del work, chunk
+        release_freed_memory()
+        if final:
             break
-        size = frame.shape[:2]
-        frames_w.append(to_working(frame))
-    return frames_w, size
+        keep = keep_stop
+        start += step
+        del buf[: start - buf_start]
+        buf_start = start
+    if emitted < end:
+        if last is None:
+            raise NoPersonError(name, f"no person found in any of its {end} frame(s) (mediapipe Holistic)")
+        for _ in range(emitted, end):
+            yield emit(*last, False)
 
 
-def write_condition_streams(video: str | Path, folder: str | Path, work: WorkingAnalysis,
-                            fps: float) -> dict[str, Path]:
-    """Write the agnostic video, its mask and DensePose of the first ``work.num_frames`` frames of ``video`` to
-    ``folder/<name>.mkv`` (:data:`CONDITION_STREAMS`), rendering and encoding one frame at a time (the video is
-    decoded once more), losslessly so that they read back exactly as :func:`analyse_clip` makes them."""
+def render_condition_frame(frame: np.ndarray, mask_w: np.ndarray, parts_w: np.ndarray
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(agnostic, agnostic mask, DensePose)`` of a frame ``(H, W, 3)`` at its size from the working-resolution
+    agnostic mask and part map (as :func:`analyse_clip` renders them): the mask resized bilinearly and
+    thresholded, the part map nearest."""
+    height, width = frame.shape[:2]
+    mask = _upsize_masks(mask_w[None], height, width)[0]
+    densepose = cv2.resize(parts_w, (width, height), interpolation=cv2.INTER_NEAREST)
+    return agnostic_frame(frame, mask), mask, densepose
+
+
+def write_condition_streams(video: str | Path, folder: str | Path,
+                            analysis: WorkingAnalysis | Iterable[tuple[np.ndarray, np.ndarray, bool]],
+                            fps: float) -> tuple[dict[str, Path], int]:
+    """Write the agnostic video, its mask and DensePose of the first frames of ``video`` that ``analysis``
+    covers (a :class:`WorkingAnalysis`, or the frames of :func:`analyse_video` as they come) to
+    ``folder/<name>.mkv`` (:data:`CONDITION_STREAMS`), rendering (:func:`render_condition_frame`) and encoding
+    one frame at a time as the analysis yields it (the video is decoded once more, alongside), losslessly so
+    that they read back exactly as :func:`analyse_clip` makes them. Each file is written atomically
+    (:class:`vvt.io.VideoWriter`); an error during the pass (e.g. :class:`~vvt.preprocess.keypoints.NoPersonError`)
+    leaves none of them. Returns their paths and the number of frames."""
     folder = Path(folder)
-    n = work.num_frames
     paths = {name: folder / f"{name}.mkv" for name in CONDITION_STREAMS}
-    frames = itertools.islice(iter_frames(video), n)
-    write_video(paths["agnostic"], (agnostic_frame(f, work.agnostic_mask(t)) for t, f in enumerate(frames)), fps,
-                lossless=True)
-    write_video(paths["agnostic_mask"], (work.agnostic_mask(t).astype(np.uint8) * 255 for t in range(n)), fps,
-                lossless=True)
-    write_video(paths["densepose"], (work.densepose(t) for t in range(n)), fps, lossless=True)
-    return paths
+    if isinstance(analysis, WorkingAnalysis):
+        analysis = zip(analysis.masks_w, analysis.parts_w, analysis.found)
+    count = 0
+    with contextlib.ExitStack() as stack:
+        writers = {name: stack.enter_context(VideoWriter(path, fps, lossless=True)) for name, path in paths.items()}
+        for (mask_w, parts_w, _), frame in zip(analysis, iter_frames(video)):  # the analysis first: it may end
+            agnostic, mask, densepose = render_condition_frame(frame, mask_w, parts_w)
+            writers["agnostic"].write(agnostic)
+            writers["agnostic_mask"].write(mask.astype(np.uint8) * 255)
+            writers["densepose"].write(densepose)
+            count += 1
+    return paths, count
 
 
 def write_layout_json(root: Path, categories: dict[str, str] | None = None) -> None:

@@ -5,8 +5,9 @@ takes a real video of any size and length:
 
 1. **Conditions at the input size** ``(H0, W0)``: made on the fly from the person video
    (:mod:`vvt.preprocess` - mediapipe pose, parsing, agnostic mask and video, DensePose-style part map in
-   vvt IUV): from a file by :func:`prepare_video`, which keeps only the working-resolution analysis in memory
-   and writes the conditions to lossless streams read back a window at a time, or from frames in memory by
+   vvt IUV): from a file by :func:`prepare_video`, which analyses it in overlapping windows at the working
+   resolution, keeping one window in memory, and writes the conditions to lossless streams read back a
+   window at a time, or from frames in memory by
    :func:`conditions_from_video` (:class:`VideoConditions`); or read from prepared streams
    (:func:`read_conditions`: ViViD's own or ``vvt preprocess``'s; DensePose converted to vvt IUV with
    :func:`vvt.pose.densepose.to_vvt_iuv`).
@@ -220,51 +221,67 @@ def conditions_from_video(
 
 
 def prepare_video(
-    video: str | Path, folder: str | Path, category: str, max_frames: int | None = None, fps: float | None = None
+    video: str | Path,
+    folder: str | Path,
+    category: str,
+    max_frames: int | None = None,
+    fps: float | None = None,
+    window: int | None = None,
+    overlap: int | None = None,
 ) -> StreamConditions:
     """Preprocess the first ``max_frames`` frames of a person video file (all without it) into ``folder`` and
-    open the result as streams, in bounded memory: the video is decoded at the working resolution for the
-    analysis (:func:`vvt.preprocess.pipeline.analyse_working`, whose per-frame state at that resolution is
-    all that is kept), then decoded again while the agnostic video, its mask and DensePose are rendered at the
-    input size and written losslessly (:func:`vvt.preprocess.pipeline.write_condition_streams`). The person
-    video itself is the paste-back stream. ``fps`` overrides the file's frame rate.
+    open the result as streams, in memory bounded by a window, not by the video: the video is decoded at the
+    working resolution and analysed in overlapping windows (:func:`vvt.preprocess.pipeline.analyse_video`:
+    ``window`` frames, default :data:`~vvt.preprocess.pipeline.ANALYSIS_WINDOW`, with ``overlap`` frames of
+    context on each side, default :data:`~vvt.preprocess.pipeline.ANALYSIS_OVERLAP`; a clip of at most
+    ``window`` frames is analysed whole), and as each window's frames are ready the video is decoded again
+    alongside, each frame's agnostic video, mask and DensePose rendered at the input size and written
+    losslessly (:func:`vvt.preprocess.pipeline.write_condition_streams`). The person video itself is the
+    paste-back stream. ``fps`` overrides the file's frame rate.
 
-    Mediapipe may miss a person in the first frames of a clip and find them only by tracking from later ones
-    (the real ViViD clip: none of its first 8 frames alone). So where no person is found in the first
-    ``max_frames`` frames, the first 2x, 4x, ... frames (up to the whole video) are analysed and cut back.
+    A window where nobody is found has its frames filled from the nearest frames with a person (see
+    :func:`~vvt.preprocess.pipeline.analyse_video`); only a video where no window finds anybody is a
+    :class:`~vvt.preprocess.keypoints.NoPersonError`. Mediapipe may miss a person in the first frames of a
+    clip and find them only by tracking from later ones (the real ViViD clip: none of its first 8 frames
+    alone). So where no person is found in the first ``max_frames`` frames, the first 2x, 4x, ... frames (up
+    to the whole video) are analysed and cut back.
     """
+    import itertools
     import time
 
     from vvt.io import video_info
     from vvt.preprocess.keypoints import NoPersonError
-    from vvt.preprocess.pipeline import analyse_working, read_working_frames, write_condition_streams
+    from vvt.preprocess.pipeline import ANALYSIS_OVERLAP, ANALYSIS_WINDOW, analyse_video, write_condition_streams
 
     info = video_info(video)
     fps = fps or info.fps
+    window = ANALYSIS_WINDOW if window is None else window
+    overlap = ANALYSIS_OVERLAP if overlap is None else overlap
     n = max_frames
     while True:
-        frames_w, size = read_working_frames(video, n)
-        logger.info("preprocessing %s: %d frame(s) (pose, parsing, agnostic mask, DensePose)", video, len(frames_w))
+        logger.info("preprocessing %s: %d frame(s) in windows of %d (pose, parsing, agnostic mask, DensePose)",
+                    video, info.num_frames if n is None else min(n, info.num_frames), window)
         tick = time.perf_counter()
+        stats: dict = {}
+        frames = analyse_video(video, fps, category, n, name=str(video), window=window, overlap=overlap,
+                               stats=stats)
         try:
-            work = analyse_working(frames_w, size, fps, category, name=str(video), static=len(frames_w) == 1)
+            paths, count = write_condition_streams(video, folder, itertools.islice(frames, max_frames), fps)
         except NoPersonError:
-            if n is None or len(frames_w) < n or n >= info.num_frames:  # the whole video was seen
+            if n is None or n >= info.num_frames:  # the whole video was seen
                 raise
             logger.warning(
                 "%s: no person found in the first %d frame(s); tracking through the first %d", video, n, 2 * n
             )
             n *= 2
             continue
+        finally:
+            frames.close()
         break
-    del frames_w
-    if max_frames is not None:
-        work = work.head(max_frames)
-    logger.info("preprocessed %s in %.1fs; person found in %d/%d frame(s)", video, time.perf_counter() - tick,
-                int(work.found.sum()), work.num_frames)
-    paths = write_condition_streams(video, folder, work, fps)
+    logger.info("preprocessed %s in %.1fs (%d window(s)); person found in %d/%d frame(s)", video,
+                time.perf_counter() - tick, stats["windows"], stats["found"], count)
     return read_conditions(paths["agnostic"], paths["agnostic_mask"], paths["densepose"], "vvt_iuv",
-                           person=video, max_frames=work.num_frames)
+                           person=video, max_frames=count)
 
 
 def read_conditions(
