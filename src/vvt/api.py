@@ -270,10 +270,9 @@ def tryon(
         size, clip_len: working size ``(H, W)`` and frames per model call (None: the model's saved settings).
         steps, guidance_min, guidance_max: Euler steps and the garment guidance of the first and last frame
             (None: the model's saved settings).
-        guidance_mode: how each frame's guidance scale goes from ``guidance_min`` to ``guidance_max`` in a
-            video longer than a clip: ``constant`` (their mean; the default, measured best by
-            ``vvt bench longvideo``), ``video`` (a ramp over the whole video) or ``clip`` (SVD's ramp,
-            restarted in every clip).
+        guidance_mode: how each frame's guidance scale is set from ``guidance_min`` and ``guidance_max``:
+            ``constant`` (their mean on every frame; the default, measured best by ``vvt bench longvideo``),
+            ``video`` (a ramp over the whole video) or ``clip`` (SVD's ramp, restarted in every model call).
         seed: the seed of the sampling noise.
         d_pose, s_max, overlap: Algorithm 1 for videos longer than a clip (RealVVT Sec. 3.5).
         prepare_garment: cut the garment out of its background and centre it

@@ -184,9 +184,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--guidance-mode",
         choices=("constant", "video", "clip"),
         default="constant",
-        help="[realvvt] how the guidance scale goes from --guidance-min to --guidance-max in a video longer than "
-        "a clip: constant (their mean; measured best by `vvt bench longvideo`), video (a ramp over the whole "
-        "video) or clip (SVD's ramp, restarted in every clip)",
+        help="[realvvt] how each frame's guidance scale is set from --guidance-min and --guidance-max: constant "
+        "(their mean on every frame; measured best by `vvt bench longvideo`), video (a ramp over the whole "
+        "video) or clip (SVD's ramp, restarted in every model call)",
     )
     sampling.add_argument("--seed", type=int, default=0, help="[realvvt] seed of the sampling noise")
     sampling.add_argument(
