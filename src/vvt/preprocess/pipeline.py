@@ -131,8 +131,8 @@ def _upsize_masks(masks: np.ndarray, height: int, width: int) -> np.ndarray:
 @dataclass
 class WorkingAnalysis:
     """What :func:`analyse_working` finds at the working resolution: enough to render any frame of the clip at
-    its size ``(H, W)`` one at a time (:meth:`agnostic_mask`, :meth:`densepose`), so a long video needs its
-    full-size frames only while they are written.
+    its size ``(H, W)`` one at a time (:func:`render_condition_frame`), so a long video needs its full-size
+    frames only while they are written.
 
     Attributes:
         size: ``(H, W)`` of the clip's frames.
@@ -153,25 +153,6 @@ class WorkingAnalysis:
     seconds: dict[str, float] = field(default_factory=dict)
     jitter: dict[str, float] = field(default_factory=dict)
     raw_keypoints: Keypoints | None = None
-
-    @property
-    def num_frames(self) -> int:
-        return len(self.masks_w)
-
-    def agnostic_mask(self, t: int) -> np.ndarray:
-        """``(H, W)`` bool agnostic mask of frame ``t`` (bilinear resize of the working mask, thresholded)."""
-        return _upsize_masks(self.masks_w[t : t + 1], *self.size)[0]
-
-    def densepose(self, t: int) -> np.ndarray:
-        """``(H, W, 3)`` uint8 vvt IUV part map of frame ``t`` (nearest resize)."""
-        height, width = self.size
-        return cv2.resize(self.parts_w[t], (width, height), interpolation=cv2.INTER_NEAREST)
-
-    def head(self, n: int) -> WorkingAnalysis:
-        """The first ``n`` frames (a clip analysed beyond the frames wanted, to find the person)."""
-        raw = None if self.raw_keypoints is None else self.raw_keypoints[:n]
-        return WorkingAnalysis(self.size, self.keypoints_w[:n], self.person_w[:n], self.masks_w[:n],
-                               self.parts_w[:n], self.found[:n], self.seconds, self.jitter, raw)
 
 
 def analyse_working(frames_w: list[np.ndarray], size: tuple[int, int], fps: float, category: str, parser=None,
@@ -257,9 +238,8 @@ def analyse_clip(frames: np.ndarray, fps: float, category: str, parser=None,
     tick = time.perf_counter()
     kp = work.keypoints_w.resized(width, height)
     person = _upsize_masks(work.person_w, height, width)
-    masks = _upsize_masks(work.masks_w, height, width)
-    agnostic = np.stack([agnostic_frame(f, m) for f, m in zip(frames, masks)])
-    densepose = np.stack([work.densepose(t) for t in range(len(frames))])
+    rendered = [render_condition_frame(f, m, p) for f, m, p in zip(frames, work.masks_w, work.parts_w)]
+    agnostic, masks, densepose = (np.stack(stream) for stream in zip(*rendered))
     skeleton = render_skeleton_video(kp)
     seconds = {**work.seconds, "render": time.perf_counter() - tick}
     return ClipResult(kp, person, masks, agnostic, densepose, skeleton, work.found, seconds, work.jitter,
