@@ -147,3 +147,26 @@ def test_accelerate_splits_pairs_over_two_processes(catalogue, tmp_path):
     for name in ("anna__shirt.mp4", "ben__top.mp4"):
         frames, _ = read_video(out / name)
         assert frames.shape == person.shape
+
+
+def test_an_unreadable_cache_entry_is_made_again_but_a_folder_vvt_did_not_write_is_kept(catalogue, tmp_path,
+                                                                                       monkeypatch):
+    from vvt.errors import OutputPathError
+    from vvt.io.atomic import mark_output
+
+    calls = []
+    monkeypatch.setattr("vvt.preprocess.pipeline.analyse_working", example_analysis(calls))
+    cache = PreprocessCache(tmp_path / "cache")
+    video = catalogue / "anna.mp4"
+    entry = tmp_path / "cache" / cache.key(video, "upper", None)
+    entry.mkdir(parents=True)
+    mark_output(entry)
+    (entry / "agnostic.mkv").write_bytes(b"not a video")  # vvt's own entry, damaged
+    assert cache.conditions(video, "upper").num_frames == 8 and cache.misses == 1 and len(calls) == 1
+    assert cache.conditions(video, "upper").num_frames == 8 and cache.hits == 1  # the new entry reads
+    other = tmp_path / "cache" / cache.key(video, "lower", None)
+    other.mkdir()
+    (other / "notes.txt").write_text("a user's file")
+    with pytest.raises(OutputPathError, match="vvt did not write"):
+        cache.conditions(video, "lower")
+    assert (other / "notes.txt").read_text() == "a user's file"

@@ -20,7 +20,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
-import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,19 +156,17 @@ class PreprocessCache:
     def conditions(self, video: Path, category: str, max_frames: int | None = None,
                    fps: float | None = None) -> Any:
         """The :class:`~vvt.realvvt.streaming.StreamConditions` of ``video``, from the cache or preprocessed
-        now; the person video itself is their paste-back stream."""
+        now; the person video itself is their paste-back stream. An unreadable entry is preprocessed again and
+        replaced as :func:`vvt.io.atomic_path` allows (vvt's own entries only)."""
         from vvt.io import atomic_path
-        from vvt.preprocess.pipeline import CONDITION_STREAMS
-        from vvt.realvvt.tryon import prepare_video, read_conditions
+        from vvt.realvvt.tryon import prepare_video
 
         entry = self.folder / self.key(video, category, max_frames, fps)
         if entry.is_dir():
-            paths = [entry / f"{name}.mkv" for name in CONDITION_STREAMS]
             try:
-                conditions = read_conditions(*paths, "vvt_iuv", person=video, max_frames=max_frames)
+                conditions = _open_entry(entry, video, max_frames)
             except VVTError as exc:
                 logger.warning("%s: unreadable cache entry (%s), preprocessing again", entry, exc)
-                shutil.rmtree(entry, ignore_errors=True)
             else:
                 self.hits += 1
                 logger.info("%s: preprocessing from the cache (%s)", video, entry.name)
@@ -179,8 +176,17 @@ class PreprocessCache:
         with atomic_path(entry) as tmp:
             tmp.mkdir()
             prepare_video(video, tmp, category, max_frames, fps)
-        paths = [entry / f"{name}.mkv" for name in CONDITION_STREAMS]
-        return read_conditions(*paths, "vvt_iuv", person=video, max_frames=max_frames)
+        return _open_entry(entry, video, max_frames)
+
+
+def _open_entry(entry: Path, video: Path, max_frames: int | None) -> Any:
+    """The streams of a cache entry, with the person video as the paste-back stream."""
+    from vvt.preprocess.pipeline import condition_stream_paths
+    from vvt.realvvt.tryon import read_conditions
+
+    paths = condition_stream_paths(entry)
+    return read_conditions(paths["agnostic"], paths["agnostic_mask"], paths["densepose"], "vvt_iuv",
+                           person=video, max_frames=max_frames)
 
 
 def assign(pairs: list[Pair], num_processes: int, index: int) -> list[Pair]:

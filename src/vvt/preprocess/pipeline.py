@@ -246,8 +246,13 @@ def analyse_clip(frames: np.ndarray, fps: float, category: str, parser=None,
                       work.raw_keypoints)
 
 
-#: the conditions :func:`write_condition_streams` writes, each as ``<name>.mkv``
+#: the conditions :func:`write_condition_streams` writes, each as ``<name>.mkv`` (:func:`condition_stream_paths`)
 CONDITION_STREAMS = ("agnostic", "agnostic_mask", "densepose")
+
+
+def condition_stream_paths(folder: str | Path) -> dict[str, Path]:
+    """Where :func:`write_condition_streams` puts each of :data:`CONDITION_STREAMS` in ``folder``."""
+    return {name: Path(folder) / f"{name}.mkv" for name in CONDITION_STREAMS}
 #: frames per analysis window of :func:`analyse_video`, and the frames of context on each side of the frames
 #: a window keeps (see :func:`analysis_windows`)
 ANALYSIS_WINDOW, ANALYSIS_OVERLAP = 64, 16
@@ -438,8 +443,7 @@ def write_condition_streams(video: str | Path, folder: str | Path,
     that they read back exactly as :func:`analyse_clip` makes them. Each file is written atomically
     (:class:`vvt.io.VideoWriter`); an error during the pass (e.g. :class:`~vvt.preprocess.keypoints.NoPersonError`)
     leaves none of them. Returns their paths and the number of frames."""
-    folder = Path(folder)
-    paths = {name: folder / f"{name}.mkv" for name in CONDITION_STREAMS}
+    paths = condition_stream_paths(folder)
     if isinstance(analysis, WorkingAnalysis):
         analysis = zip(analysis.masks_w, analysis.parts_w, analysis.found)
     count = 0
