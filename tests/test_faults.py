@@ -56,7 +56,7 @@ HAS_CUDA = torch.cuda.is_available()
 TRAIN = [
     "train", "realvvt", "--config", "tiny-synth", "train.max_steps=3", "train.checkpoint_every=1",
     "train.keep_last=0", "train.sample_every=100", "train.num_workers=0", "train.log_every=1", "data.frames=4",
-    "data.sources=[{root: S}]", "model.vae_dir=null", "sample.num_inference_steps=1",
+    "data.sources=[{root: S}]", "model.vae_dir=null", "train.init_from=null", "sample.num_inference_steps=1",
     # the tiny preset whatever tiny-synth.yaml trains (its preset and agnostic-loss level change with the bundled
     # model); agn_level null: the preset's own
     "model.preset=tiny", "model.agn_level=null",

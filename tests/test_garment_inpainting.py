@@ -74,3 +74,28 @@ def test_source_task_wraps_the_dataset_and_needs_the_garment(tmp_path):
     assert torch.equal(item["person"][0], item["garment"])
     with pytest.raises(ConfigError, match="garment"):
         build_sources(data, streams[:-1], 0)
+
+
+def test_limit_keeps_a_fixed_subset_in_order():
+    from vvt.train.data import limited
+
+    samples = [f"s{i:03d}" for i in range(50)]
+    kept = limited(samples, 6)
+    assert len(kept) == 6 and len(set(kept)) == 6
+    assert kept == sorted(kept) and set(kept) <= set(samples)  # a subset, in the source's order
+    assert limited(samples, 6) == kept  # the same draw for every stage and process
+    assert kept != samples[:6]  # drawn, not the first ones
+    assert limited(samples, 50) == samples and limited(samples, 80) == samples
+
+
+def test_source_limit_reaches_the_dataset(tmp_path):
+    from vvt.data.synth import SynthConfig, generate
+
+    root = tmp_path / "data"
+    generate(root, SynthConfig(videos=5, frames=2, height=64, width=48, categories=("upper",), seed=0))
+    streams = ("person", "agnostic", "agnostic_mask", "densepose", "garment")
+    full = DataConfig([DataSourceConfig(root, split="train")], size=(64, 48), frames=2)
+    part = DataConfig([DataSourceConfig(root, split="train", limit=2)], size=(64, 48), frames=2)
+    ((all_samples, _),) = build_sources(full, streams, 0)
+    ((some, _),) = build_sources(part, streams, 0)
+    assert len(some) == 2 < len(all_samples)

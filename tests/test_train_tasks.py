@@ -35,6 +35,7 @@ def common(out, data) -> list[str]:
         "train.sample_every=2",
         "train.log_every=1",
         "train.num_threads=1",
+        "train.init_from=null",  # the bundled recipe starts from its warm-up run
     ]
 
 

@@ -94,7 +94,9 @@ class DataSourceConfig:
     (N = 1) and video batches (N = ``frames``) cannot be stacked together. ``strict`` (None: ``data.strict``)
     makes a sample that cannot be read fail the run instead of being skipped with a warning. ``task``
     "garment_inpainting" turns the source's samples into garment self-inpainting clips
-    (:mod:`vvt.train.garment_inpainting`, an auxiliary task of the tiny presets, not the paper's).
+    (:mod:`vvt.train.garment_inpainting`, an auxiliary task of the tiny presets, not the paper's). ``limit``
+    keeps only that many of the source's samples, drawn with a fixed seed (the same ones for every run and
+    process): a curriculum that starts on a few garments (the ``tiny-synth-warmup-*`` configs).
     """
 
     root: Path = Path("data")
@@ -103,6 +105,7 @@ class DataSourceConfig:
     weight: Positive = 1.0
     strict: bool | None = None
     task: Literal["tryon", "garment_inpainting"] = "tryon"
+    limit: Count | None = None
 
 
 @dataclass

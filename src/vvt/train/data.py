@@ -144,6 +144,19 @@ class KeyedDataset(Dataset):
             return source[index]
 
 
+#: the seed of :func:`limited`'s draw, fixed so that a curriculum's stages see the same samples
+LIMIT_SEED = 0
+
+
+def limited(samples: Sequence[Any], limit: int) -> list[Any]:
+    """``limit`` of ``samples`` (all of them if there are fewer), drawn without replacement with the fixed
+    :data:`LIMIT_SEED` and kept in their original order: a source's ``limit`` (a curriculum on a few garments)."""
+    if limit >= len(samples):
+        return list(samples)
+    keep = sorted(np.random.default_rng(LIMIT_SEED).choice(len(samples), size=limit, replace=False).tolist())
+    return [samples[i] for i in keep]
+
+
 def build_sources(
     data: Any,
     streams: Sequence[str],
@@ -177,6 +190,8 @@ def build_sources(
     for source in data.sources:
         strict = data.strict if source.strict is None else source.strict
         samples = read_layout(source.root, source.layout, split=source.split, pairs="paired", strict=strict)
+        if source.limit is not None:
+            samples = limited(samples, source.limit)
         dataset = dataset_cls(
             samples,
             tuple(data.size),
