@@ -253,6 +253,8 @@ CONDITION_STREAMS = ("agnostic", "agnostic_mask", "densepose")
 def condition_stream_paths(folder: str | Path) -> dict[str, Path]:
     """Where :func:`write_condition_streams` puts each of :data:`CONDITION_STREAMS` in ``folder``."""
     return {name: Path(folder) / f"{name}.mkv" for name in CONDITION_STREAMS}
+
+
 #: frames per analysis window of :func:`analyse_video`, and the frames of context on each side of the frames
 #: a window keeps (see :func:`analysis_windows`)
 ANALYSIS_WINDOW, ANALYSIS_OVERLAP = 64, 16
