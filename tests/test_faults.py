@@ -423,8 +423,10 @@ def test_odd_input_size_comes_back_at_its_size_and_a_white_mask_warns(world, tmp
 
 def test_max_frames_tracks_through_later_frames_when_the_first_show_nobody(tmp_path, monkeypatch):
     """``--max-frames 4`` on the real ViViD clip found no person (mediapipe misses the person in each of its
-    first 8 frames and finds them only by tracking from later ones), while all 48 frames worked. Here a
-    stand-in analysis finds a person only in 16 frames or more: the first 4 come back, cut from those."""
+    first 8 frames and finds them only by tracking from later ones), while all 48 frames worked. A request for
+    the first frames is analysed with at least the first window (:func:`vvt.preprocess.pipeline.analysed_frames`)
+    and cut back; where nobody is found there either, twice as many frames are analysed, up to the whole
+    video. Here stand-in analyses find a person only in calls of 16 frames or more, or only from frame 12 on."""
     from vvt.preprocess.keypoints import NoPersonError
     from vvt.realvvt.tryon import prepare_video
 
@@ -434,18 +436,30 @@ def test_max_frames_tracks_through_later_frames_when_the_first_show_nobody(tmp_p
     monkeypatch.setattr("vvt.preprocess.pipeline.analyse_working", example_analysis(seen, min_frames=16))
     (tmp_path / "a").mkdir()
     conditions = prepare_video(tmp_path / "clip", tmp_path / "a", "upper", 4)
-    assert [n for _, n in seen] == [4, 8, 16]
+    assert [n for _, n in seen] == [24]  # the first window (here the whole clip) in one call, cut to 4
     agnostic, mask, _ = conditions.load(np.arange(conditions.num_frames))
     assert agnostic.shape == (4, 8, 6, 3) and mask.shape == (4, 8, 6)
     np.testing.assert_array_equal(conditions.person[np.arange(4)][:, 0, 0, 0], [0, 1, 2, 3])
     (tmp_path / "b").mkdir()
-    assert prepare_video(tmp_path / "clip", tmp_path / "b", "upper", None).num_frames == 24  # no retry without a cap
+    assert prepare_video(tmp_path / "clip", tmp_path / "b", "upper", None).num_frames == 24
+
+    # windows of 8 frames, 2 of context: the first 2 frames are analysed with frames 0-7, where nobody is;
+    # then with the first 16 (+ 2 of context), whose window [8, 16) finds the person in frames 12-15: frames 0-1
+    # take that window's first frame, as frames before the first window with a person do
+    seen.clear()
+    monkeypatch.setattr("vvt.preprocess.pipeline.analyse_working",
+                        example_analysis(seen, echo=True, nobody=frozenset(range(12))))
+    (tmp_path / "w").mkdir()
+    conditions = prepare_video(tmp_path / "clip", tmp_path / "w", "upper", 2, window=8, overlap=2)
+    assert conditions.num_frames == 2 and seen[0][1] == 8 and len(seen) > 1
+    np.testing.assert_array_equal(conditions.load(np.arange(2))[2][:, 0, 0, 0], [8, 8])
+
     seen.clear()
     monkeypatch.setattr("vvt.preprocess.pipeline.analyse_working", example_analysis(seen, min_frames=10**6))
     (tmp_path / "c").mkdir()
     with pytest.raises(NoPersonError, match="no person found"):  # nobody in the whole video: the error stays
         prepare_video(tmp_path / "clip", tmp_path / "c", "upper", 4)
-    assert [n for _, n in seen] == [4, 8, 16, 24]
+    assert [n for _, n in seen] == [24]  # the whole video was seen at once: no retry
 
 
 # ------------------------------------------------------------------------------------------- crash safety

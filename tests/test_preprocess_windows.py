@@ -16,7 +16,7 @@ from fault_support import example_analysis
 from vvt.errors import ConfigError
 from vvt.io import read_video, write_video
 from vvt.preprocess.keypoints import NoPersonError
-from vvt.preprocess.pipeline import analyse_video, analysis_windows
+from vvt.preprocess.pipeline import analyse_video, analysed_frames, analysis_windows
 
 ANALYSE = "vvt.preprocess.pipeline.analyse_working"
 
@@ -65,12 +65,21 @@ def test_windowed_preprocessing_writes_each_frame_once_in_order(num_frames, tmp_
         assert calls == [(str(clip), num_frames)]  # the whole clip, named as before
     else:
         assert [name for name, _ in calls][1] == f"{clip} [frames 8-23]"
-    # with a cap: the first frames only, the last window cut at the cap
+    # with a cap: the first frames only, analysed with the frames after them (at least a window, 4 of context)
     calls.clear()
     capped = prepare_video(clip, tmp_path / "capped", "upper", max_frames=num_frames - 3, window=16, overlap=4)
     np.testing.assert_array_equal(capped.load(np.arange(capped.num_frames))[2][:, 0, 0, 0],
                                   np.arange(num_frames - 3))
-    assert sum(n for _, n in calls) == sum(b - a for a, b, _, _ in analysis_windows(num_frames - 3, 16, 4))
+    analysed = min(num_frames, max(num_frames - 3 + 4, 16))
+    assert sum(n for _, n in calls) == sum(b - a for a, b, _, _ in analysis_windows(analysed, 16, 4))
+
+
+@pytest.mark.parametrize("max_frames, expected", [(None, None), (1, 64), (4, 64), (48, 64), (49, 65), (100, 116)])
+def test_a_capped_request_analyses_a_window_and_context(max_frames, expected):
+    """Issue 20 item 6: the first ``max_frames`` frames are analysed with at least the first window and 16 frames
+    of context after them, so the person is found in them as in the whole video."""
+    assert analysed_frames(max_frames) == expected
+    assert analysed_frames(4, window=16, overlap=4) == 16 and analysed_frames(20, window=16, overlap=4) == 24
 
 
 def test_windows_without_a_person_are_filled_not_fatal(tmp_path, monkeypatch, caplog):

@@ -190,7 +190,7 @@ def video_conditions(
         raise InputFileError("video", f"frames must be (F, H, W, 3) uint8, got {frames.dtype} {frames.shape}")
     if fps is None:
         raise OptionError("fps: give the frame rate of a video passed as frames")
-    return conditions_from_video(frames[:max_frames], fps, category)
+    return conditions_from_video(frames, fps, category, max_frames=max_frames)
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,11 @@ the person's selfie segmentation (mean of the IoU of the bounding boxes and the 
 (linear interpolation of the keypoints, nearest mask) and logged; a clip with no person at all raises
 :class:`NoPersonError`. Photos and videos, short and long clips go through the same cascade (issue 20,
 item 6). A limit remains: mediapipe's pose detector finds a person by the face, so a frame whose head is
-out of view is found only by tracking from a frame that shows it; a clip made only of such frames (the
-first 4 frames of ``upper1`` alone) gets no right pose, and such a frame alone is at the detector's
-threshold, where re-encoding it (PNG against H.264) changes the outcome.
+out of view is found only by tracking from a frame that shows it. A request for the first frames of a video
+is therefore analysed with the frames after them (:func:`vvt.preprocess.pipeline.analysed_frames`: the first
+4 frames of ``upper1`` then come out as in the whole video). A clip made only of such frames (those 4 frames
+given alone) gets no right pose, and such a frame alone is at the detector's threshold, where re-encoding it
+(PNG against H.264) changes the outcome.
 """
 
 from __future__ import annotations

@@ -303,6 +303,22 @@ def release_freed_memory() -> None:
 _LIBC = None
 
 
+def analysed_frames(max_frames: int | None, window: int = ANALYSIS_WINDOW, overlap: int = ANALYSIS_OVERLAP
+                    ) -> int | None:
+    """How many frames are analysed for a request of the first ``max_frames`` (None: all of them): at least one
+    whole window, and ``overlap`` frames of context after the last frame kept.
+
+    Detection must not depend on how many frames are asked for (issue 20 item 6). Mediapipe's pose detector
+    finds a person by the face; in the first frames of ViViD's ``upper1`` the head is above the frame, and the
+    person is found only by tracking back from a later frame (:func:`vvt.preprocess.keypoints.track_video`).
+    Analysing just the 4 frames asked for found wrong poses there; analysing the first window and cutting
+    gives a request of at most ``window - overlap`` frames exactly the whole video's analysis of them (the
+    windows of :func:`analysis_windows` start at frame 0 either way), for at most one window's work."""
+    if max_frames is None:
+        return None
+    return max(max_frames + overlap, window)
+
+
 def _frame_name(name: str, start: int, stop: int, whole: bool) -> str:
     return name if whole else f"{name} [frames {start}-{stop - 1}]"
 
@@ -340,7 +356,8 @@ def analyse_video(video: str | Path, fps: float, category: str, max_frames: int 
     Args:
         video: a video file or frame folder.
         fps, category, parser, smoothing: as in :func:`analyse_clip`; a 1-frame clip is analysed as a photo.
-        max_frames: analyse (and yield) the first frames only.
+        max_frames: yield the first frames only; :func:`analysed_frames` of them are analysed (at least the
+            first window), so that they come out as in the whole video's analysis.
         name: the input's name for messages (default: the path); a window's messages name its frames.
         window, overlap: as in :func:`analysis_windows`.
         stats: a dict that receives, as the frames are yielded, ``frames`` (analysed), ``found`` (frames with
@@ -351,9 +368,15 @@ def analyse_video(video: str | Path, fps: float, category: str, max_frames: int 
     name = str(video) if name is None else name
     stats = {} if stats is None else stats
     stats.update(frames=0, found=0, windows=0, windows_without_person=0, size=None, seconds={})
-    frames = iter_frames(video)
-    if max_frames is not None:
-        frames = itertools.islice(frames, max_frames)
+    frames = itertools.islice(iter_frames(video), analysed_frames(max_frames, window, overlap))
+    yield from itertools.islice(_analyse_windows(frames, fps, category, parser, smoothing, name, window, overlap,
+                                                 stats), max_frames)
+
+
+def _analyse_windows(frames: Iterator[np.ndarray], fps: float, category: str, parser, smoothing: Smoothing | None,
+                     name: str, window: int, overlap: int, stats: dict
+                     ) -> Iterator[tuple[np.ndarray, np.ndarray, bool]]:
+    """The windowed analysis of :func:`analyse_video` over ``frames`` as they are decoded."""
     buf: list[np.ndarray] = []  # working frames from buf_start on
     buf_start = 0
     exhausted = False

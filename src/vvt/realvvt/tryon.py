@@ -198,15 +198,23 @@ class VideoConditions:
 
 
 def conditions_from_video(
-    frames: np.ndarray, fps: float, category: str, name: str = "video", parser: Any = None
+    frames: np.ndarray,
+    fps: float,
+    category: str,
+    name: str = "video",
+    parser: Any = None,
+    max_frames: int | None = None,
 ) -> VideoConditions:
     """Preprocess a person video ``(F, H, W, 3)`` uint8 on the fly for garment ``category`` (``upper``,
     ``lower`` or ``dresses``): :func:`vvt.preprocess.pipeline.analyse_clip` (keypoints, temporally smoothed
-    masks, agnostic video, vvt IUV part map)."""
+    masks, agnostic video, vvt IUV part map). With ``max_frames``, the conditions of the first ``max_frames``
+    frames, from the analysis of :func:`~vvt.preprocess.pipeline.analysed_frames` of them (a person found
+    only in later frames is tracked back into them)."""
     import time
 
-    from vvt.preprocess.pipeline import analyse_clip
+    from vvt.preprocess.pipeline import analyse_clip, analysed_frames
 
+    frames = frames[: analysed_frames(max_frames)]
     logger.info("preprocessing %s: %d frame(s) (pose, parsing, agnostic mask, DensePose)", name, len(frames))
     tick = time.perf_counter()
     result = analyse_clip(frames, fps, category, parser=parser, name=name, static=len(frames) == 1)
@@ -217,7 +225,9 @@ def conditions_from_video(
         int(result.found.sum()),
         len(frames),
     )
-    return VideoConditions(result.agnostic, result.agnostic_mask, result.densepose, fps, frames, name)
+    keep = slice(max_frames)
+    return VideoConditions(result.agnostic[keep], result.agnostic_mask[keep], result.densepose[keep], fps,
+                           frames[keep], name)
 
 
 def prepare_video(
@@ -243,15 +253,22 @@ def prepare_video(
     :func:`~vvt.preprocess.pipeline.analyse_video`); only a video where no window finds anybody is a
     :class:`~vvt.preprocess.keypoints.NoPersonError`. Mediapipe may miss a person in the first frames of a
     clip and find them only by tracking from later ones (the real ViViD clip: none of its first 8 frames
-    alone). So where no person is found in the first ``max_frames`` frames, the first 2x, 4x, ... frames (up
-    to the whole video) are analysed and cut back.
+    alone), so the first ``max_frames`` frames are analysed with frames after them
+    (:func:`~vvt.preprocess.pipeline.analysed_frames`: at least the first window); where nobody is found in
+    those, twice as many, four times, ... (up to the whole video) are analysed and cut back.
     """
     import itertools
     import time
 
     from vvt.io import video_info
     from vvt.preprocess.keypoints import NoPersonError
-    from vvt.preprocess.pipeline import ANALYSIS_OVERLAP, ANALYSIS_WINDOW, analyse_video, write_condition_streams
+    from vvt.preprocess.pipeline import (
+        ANALYSIS_OVERLAP,
+        ANALYSIS_WINDOW,
+        analyse_video,
+        analysed_frames,
+        write_condition_streams,
+    )
 
     info = video_info(video)
     fps = fps or info.fps
@@ -268,12 +285,13 @@ def prepare_video(
         try:
             paths, count = write_condition_streams(video, folder, itertools.islice(frames, max_frames), fps)
         except NoPersonError:
-            if n is None or n >= info.num_frames:  # the whole video was seen
+            seen = None if n is None else analysed_frames(n, window, overlap)
+            if seen is None or seen >= info.num_frames:  # the whole video was seen
                 raise
             logger.warning(
-                "%s: no person found in the first %d frame(s); tracking through the first %d", video, n, 2 * n
+                "%s: no person found in the first %d frame(s); tracking through the first %d", video, seen, 2 * seen
             )
-            n *= 2
+            n = 2 * seen
             continue
         finally:
             frames.close()
