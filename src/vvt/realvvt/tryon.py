@@ -285,7 +285,7 @@ def prepare_video(
         try:
             paths, count = write_condition_streams(video, folder, itertools.islice(frames, max_frames), fps)
         except NoPersonError:
-            seen = None if n is None else analysed_frames(n, window, overlap)
+            seen = analysed_frames(n, window, overlap)  # None: the whole video
             if seen is None or seen >= info.num_frames:  # the whole video was seen
                 raise
             logger.warning(
